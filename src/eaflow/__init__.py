@@ -1,0 +1,1 @@
+"""eaflow: the day-to-day software of a plateforme départementale d'emploi accompagné."""

@@ -1,0 +1,1 @@
+"""Everything a workflow needs from the outside world. Idempotent: keyed by workflow id + step."""

@@ -1,0 +1,104 @@
+"""Sign-in, the signed-in user, counsellors and their capacity, health, and the embedded mail box."""
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import text
+from sqlmodel import select
+
+from eaflow.accounts import verify_password
+from eaflow.activities.assignment import caseload_of
+from eaflow.api.deps import SettingsDep, UserDep, db_scope, issue_token, require
+from eaflow.api.problems import PROBLEM, Problem
+from eaflow.store.models import User
+from eaflow.workflows import rules
+
+router = APIRouter()
+
+
+@router.post("/api/v1/auth/token", tags=["auth"], summary="Sign in (OAuth2 password form)")
+def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: SettingsDep):
+    with db_scope(settings) as session:
+        user = session.exec(select(User).where(User.email == form.username.strip().lower())).first()
+        if user is None or not user.active or not verify_password(user.password_hash, form.password):
+            raise Problem(401, "Adresse ou mot de passe incorrect.", headers={"WWW-Authenticate": "Bearer"})
+        return {"access_token": issue_token(session, user, settings.token_ttl_hours), "token_type": "bearer"}
+
+
+@router.get("/api/v1/me", tags=["auth"], summary="The signed-in user")
+def me(user: UserDep, settings: SettingsDep):
+    return {"id": user.id, "email": user.email, "name": user.display_name, "role": user.role,
+            "platform": user.platform_id, "fte": user.fte}
+
+
+@router.get("/api/v1/counsellors", tags=["counsellors"], summary="Counsellors with caseload and capacity (R7)")
+def counsellors(settings: SettingsDep, user: Annotated[User, Depends(require("manager"))]):
+    with db_scope(settings) as session:
+        rows = session.exec(select(User).where(User.platform_id == user.platform_id, User.role == "counsellor",
+                                               User.active == True).order_by(User.display_name)).all()  # noqa: E712
+        items = []
+        for counsellor in rows:
+            caseload = caseload_of(session, counsellor.id)
+            capacity = rules.r7_capacity(counsellor.fte)
+            items.append({"id": counsellor.id, "name": counsellor.display_name, "email": counsellor.email,
+                          "fte": counsellor.fte, "caseload": caseload, "capacity": capacity,
+                          "available": max(int(capacity) - caseload, 0)})
+        return {"items": items, "next_cursor": None}
+
+
+@router.get("/healthz", tags=["health"], summary="200 when the API, the database and Temporal answer")
+async def healthz(request: Request, settings: SettingsDep):
+    checks = {"api": "ok"}
+
+    def database() -> None:
+        with db_scope(settings) as session:
+            session.exec(text("SELECT 1"))
+
+    try:
+        await asyncio.to_thread(database)
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - reported, not raised
+        checks["database"] = "unavailable"
+    client = await request.app.state.temporal.get()
+    try:
+        if client is None:
+            raise RuntimeError("not connected")
+        await asyncio.wait_for(client.service_client.check_health(), timeout=3)
+        checks["temporal"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["temporal"] = "unavailable"
+    failed = [name for name, state in checks.items() if state != "ok"]
+    if failed:
+        body = {"type": "about:blank", "title": "Service momentanément indisponible", "status": 503,
+                "detail": "Ne répond pas : " + ", ".join(failed), "checks": checks}
+        return JSONResponse(body, status_code=503, media_type=PROBLEM)
+    return {"status": "ok", "checks": checks}
+
+
+@router.get("/dev/mail.json", tags=["embedded"], summary="Mails caught by the embedded stack")
+def dev_mail_json(settings: SettingsDep):
+    if settings.dev_mail_dir is None:
+        raise Problem(404, "La boîte de test n'existe qu'avec `eaflow up`.")
+    from eaflow.notifications.catcher import read_mails
+
+    return {"items": read_mails(settings.dev_mail_dir)}
+
+
+@router.get("/dev/mail", tags=["embedded"], response_class=HTMLResponse, summary="Mails caught, as a page")
+def dev_mail(settings: SettingsDep):
+    mails = dev_mail_json(settings)["items"]
+    rows = "".join(
+        f"<article><h2>{html.escape(str(m.get('subject', '')))}</h2>"
+        f"<p><b>À :</b> {html.escape(str(m.get('to', '')))} · <b>Le :</b> {html.escape(str(m.get('date', '')))}"
+        f" · <code>{html.escape(str(m.get('kind') or ''))}</code></p>"
+        f"<pre>{html.escape(str(m.get('body', '')))}</pre></article>"
+        for m in reversed(mails)
+    )
+    return (f"<!doctype html><html lang='fr'><meta charset='utf-8'><title>Courriels envoyés — eaflow</title>"
+            f"<style>body{{font-family:sans-serif;max-width:60rem;margin:auto}}article{{border-bottom:1px solid #ccc}}"
+            f"pre{{white-space:pre-wrap}}</style><h1>Courriels envoyés ({len(mails)})</h1>{rows or '<p>Aucun.</p>'}</html>")

@@ -1,0 +1,64 @@
+"""RFC 9457 problem+json for every error: the field that failed and, for a domain rule, its id."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Requête incorrecte", 401: "Authentification requise", 403: "Action non autorisée",
+    404: "Introuvable", 405: "Méthode non autorisée", 409: "Conflit d'état", 422: "Données refusées",
+    503: "Service momentanément indisponible",
+}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, detail: str, *, rule: str | None = None,
+                 errors: list[dict[str, str]] | None = None, type_: str = "about:blank",
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.rule, self.errors = status, detail, rule, errors
+        self.type, self.headers, self.extra = type_, headers, extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": TITLES.get(self.status, "Erreur"),
+                                "status": self.status, "detail": self.detail}
+        if self.rule:
+            body["rule"] = self.rule
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM, headers=problem.headers)
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem):
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in exc.errors()]
+        return problem_response(Problem(422, "La requête contient des champs invalides.", errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Erreur")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "Cette ressource n'existe pas."
+        if exc.status_code == 405:
+            detail = "Cette méthode n'est pas acceptée sur cette adresse."
+        return problem_response(Problem(exc.status_code, detail, headers=getattr(exc, "headers", None)))

@@ -1,0 +1,110 @@
+"""What clients see of journeys and tasks, and who may see them (R22: only those who need it)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, select
+
+from eaflow.api.problems import Problem
+from eaflow.store.models import Journey, Person, Task, User
+from eaflow.workflows.task_kinds import TASK_KINDS
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def journey_filter(user: User):
+    """The journeys a user may read: counsellor their caseload, manager their platform, prescriber theirs."""
+    if user.role == "manager":
+        return Journey.platform_id == user.platform_id
+    if user.role == "counsellor":
+        return Journey.counsellor_id == user.id
+    if user.role == "prescriber":
+        return Journey.prescriber_id == user.id
+    return Journey.id.is_(None)  # admins manage users and policy, not persons' files
+
+
+def visible_journey(session: Session, user: User, journey_id: str) -> Journey:
+    journey = session.exec(select(Journey).where(Journey.id == journey_id, journey_filter(user))).first()
+    if journey is None:
+        raise Problem(404, "Ce parcours n'existe pas ou ne vous est pas accessible.")
+    return journey
+
+
+def task_filter(user: User):
+    """Manager: the platform's tasks. Counsellor: their own, their team's, and their persons' tasks."""
+    if user.role == "manager":
+        return Task.platform_id == user.platform_id
+    if user.role == "counsellor":
+        own_journeys = select(Journey.id).where(Journey.counsellor_id == user.id)
+        return and_(Task.platform_id == user.platform_id, or_(
+            Task.assignee_id == user.id,
+            and_(Task.assignee_id.is_(None), Task.candidate_role == "counsellor"),
+            Task.journey_id.in_(own_journeys),
+        ))
+    return Task.id.is_(None)
+
+
+def visible_task(session: Session, user: User, task_id: str) -> Task:
+    task = session.exec(select(Task).where(Task.id == task_id, task_filter(user))).first()
+    if task is None:
+        raise Problem(404, "Cette tâche n'existe pas ou ne vous est pas accessible.")
+    return task
+
+
+def user_ref(session: Session, user_id: str | None) -> dict[str, Any] | None:
+    if not user_id:
+        return None
+    user = session.get(User, user_id)
+    return {"id": user_id, "name": user.display_name or user.email if user else None}
+
+
+def task_view(session: Session, task: Task, *, with_schema: bool = True) -> dict[str, Any]:
+    now = datetime.now(timezone.utc)
+    due = aware(task.due_at)
+    view = {
+        "id": task.id, "kind": task.kind, "journey_id": task.journey_id, "title": task.title,
+        "status": task.status, "assignee": user_ref(session, task.assignee_id),
+        "candidate_role": task.candidate_role, "created_at": aware(task.created_at), "due_at": due,
+        "overdue": task.status == "open" and due is not None and due < now,
+        "outcome": task.outcome, "completed_by": user_ref(session, task.completed_by),
+        "completed_at": aware(task.completed_at),
+    }
+    if with_schema:
+        view["outcome_schema"] = TASK_KINDS[task.kind].outcome_schema() if task.kind in TASK_KINDS else None
+    return view
+
+
+def journey_view(session: Session, journey: Journey, user: User) -> dict[str, Any]:
+    person = session.get(Person, journey.id)
+    open_tasks = session.exec(select(Task).where(Task.journey_id == journey.id, Task.status == "open")
+                              .order_by(Task.created_at)).all()
+    person_view = None
+    if person:
+        person_view = {"first_name": person.first_name, "last_name": person.last_name,
+                       "birth_date": person.birth_date, "email": person.email, "phone": person.phone,
+                       "legal_representative": person.legal_representative}
+    view = {
+        "id": journey.id, "state": journey.state, "person": person_view,
+        "counsellor": user_ref(session, journey.counsellor_id), "channel": journey.channel,
+        "urgent": journey.urgent, "situation": journey.situation, "prescribed_on": journey.prescribed_on,
+        "admitted_on": journey.admitted_on, "admission_delay_days": journey.admission_delay_days,
+        "cdaph_notification": ({"informed_on": journey.cdaph_informed_on, "how": journey.cdaph_informed_how}
+                               if journey.cdaph_informed_on else None),
+        "waiting_list": {"priority_key": journey.waiting_key} if journey.state == "waiting_list" else None,
+        "convention": None, "employment": person.employer if person else None,
+        "intensity": None, "next_interview_due": None, "veille": None,
+        "rights": {"rqth_until": journey.rqth_until, "rqth_permanent": journey.rqth_permanent,
+                   "boe_category": journey.boe_category, "renewal": None},
+        "open_tasks": [{"id": t.id, "kind": t.kind, "title": t.title, "due_at": aware(t.due_at)} for t in open_tasks],
+        "refusal": journey.refusal, "exit": None,
+    }
+    if user.role == "prescriber":  # the prescriber follows the outcome, not the file (R22)
+        for private in ("open_tasks", "cdaph_notification", "employment"):
+            view.pop(private)
+    return view

@@ -1,0 +1,324 @@
+"""The `eaflow` command line.
+
+Every command reads its settings from the EAFLOW_* environment variables (see the README and
+eaflow/settings.py) and takes `--data-dir`, which overrides EAFLOW_DATA_DIR.
+
+    eaflow up [--port 8000] [--temporal-port 7233] [--ui-port P] [--mail-port 1025] [--policy FILE] [--demo]
+    eaflow worker
+    eaflow api [--host 127.0.0.1] [--port 8000]
+    eaflow db upgrade | current | revision -m MESSAGE [--empty]
+    eaflow platform add --department CODE --name NAME [--operator NAME] [--mailbox EMAIL]
+    eaflow user add --email E --role ROLE [--platform CODE] [--fte 0.8] [--name NAME] --password-stdin
+    eaflow demo [--api-url URL]
+    eaflow policy show [--policy FILE]
+
+Exit codes: 0 success, 1 failure, 2 refused before doing anything (bad usage, taken port).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from eaflow.settings import Settings, load_settings
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    if getattr(args, "data_dir", None):
+        settings = settings.with_data_dir(Path(args.data_dir).expanduser().resolve())
+        # Anything that builds its settings from the environment (the uvicorn factory) sees it too.
+        os.environ["EAFLOW_DATA_DIR"] = str(settings.data_dir)
+    return settings
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<database>"
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    from eaflow.embedded import UpOptions, run_up
+
+    options = UpOptions(
+        host=args.host,
+        port=args.port,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        mail_port=args.mail_port,
+        policy=Path(args.policy) if args.policy else None,
+        demo=args.demo,
+    )
+    return run_up(_settings(args), options)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from eaflow.worker import run_worker
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(run_worker(settings))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _settings(args)  # exports --data-dir for the factory
+    uvicorn.run("eaflow.api.app:app_from_env", factory=True, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from eaflow.store.migrate import current, upgrade
+
+    url = _settings(args).db_url
+    upgrade(url)
+    print(f"database {_safe_url(url)} is at revision {current(url)} (head)")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from eaflow.store.migrate import current, head
+
+    url = _settings(args).db_url
+    revision = current(url)
+    latest = head()
+    state = "up to date" if revision == latest else f"behind: head is {latest}, run `eaflow db upgrade`"
+    print(f"database {_safe_url(url)} is at revision {revision or '(none)'} ({state})")
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from eaflow.store.migrate import revision
+
+    try:
+        path = revision(args.message, allow_empty=args.empty)
+    except ValueError as exc:
+        raise CommandError(str(exc), 2) from None
+    print(f"wrote {path}: read it, adjust it, and test it (tests/unit/test_migrations.py)")
+    return 0
+
+
+def cmd_platform_add(args: argparse.Namespace) -> int:
+    from eaflow.accounts import create_platform
+    from eaflow.store.db import session_scope
+    from eaflow.store.migrate import upgrade
+
+    url = _settings(args).db_url
+    upgrade(url)
+    with session_scope(url) as session:
+        platform = create_platform(
+            session, args.department, args.name, operator=args.operator or "", mailbox=args.mailbox or ""
+        )
+    print(f"platform {platform.id} created: {platform.name} (département {platform.department})")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            raise CommandError("the two passwords differ", 2)
+    else:
+        raise CommandError("give the password on standard input with --password-stdin", 2)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters", 2)
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from eaflow.accounts import create_user
+    from eaflow.store.db import session_scope
+    from eaflow.store.migrate import upgrade
+
+    password = _read_password(args)
+    url = _settings(args).db_url
+    upgrade(url)
+    with session_scope(url) as session:
+        user = create_user(
+            session,
+            args.email,
+            args.role,
+            password,
+            platform_id=args.platform,
+            fte=args.fte if args.fte is not None else 0.0,
+            display_name=args.name or "",
+        )
+    fte = f", {user.fte:g} FTE" if user.role == "counsellor" else ""
+    print(f"user {user.id} created: {user.email} ({user.role}{fte}, platform {user.platform_id})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from eaflow.demo import DemoError, seed
+
+    settings = _settings(args)
+    api_url = args.api_url or settings.public_url
+    try:
+        print(seed(settings, api_url, say=print))
+    except DemoError as exc:
+        raise CommandError(f"{exc} (is the stack running? `eaflow up`)") from None
+    return 0
+
+
+def cmd_policy_show(args: argparse.Namespace) -> int:
+    from eaflow.policy import load_policy, policy_as_toml
+
+    settings = _settings(args)
+    path = args.policy or settings.policy_file
+    try:
+        policy = load_policy(path)
+    except FileNotFoundError:
+        raise CommandError(f"policy file not found: {path}", 2) from None
+    except Exception as exc:  # noqa: BLE001 (TOML or validation error, shown as is)
+        raise CommandError(f"invalid policy file {path}: {exc}", 2) from None
+    source = f"file {path} over the national defaults" if path else "national defaults"
+    print(f"# Effective policy ({source}). ISO 8601 durations.")
+    print(policy_as_toml(policy), end="")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Parser
+# --------------------------------------------------------------------------------------------
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"not a port number: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    data_dir_help = "where eaflow keeps its data (overrides EAFLOW_DATA_DIR, default ./var)"
+    # Accepted before or after the command; SUPPRESS keeps a subcommand from resetting the value
+    # given before it (`eaflow --data-dir X up`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=data_dir_help)
+
+    parser = argparse.ArgumentParser(
+        prog="eaflow",
+        description="eaflow: the day-to-day software of a plateforme départementale d'emploi accompagné.",
+    )
+    parser.add_argument("--data-dir", metavar="DIR", default=None, help=data_dir_help)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    up = commands.add_parser("up", parents=[common], help="run the whole product on this machine (embedded stack)")
+    up.add_argument("--host", default="127.0.0.1", help="address every service binds (default 127.0.0.1)")
+    up.add_argument("--port", type=_port, default=8000, help="API port (default 8000)")
+    up.add_argument("--temporal-port", type=_port, default=7233, help="Temporal gRPC port (default 7233)")
+    up.add_argument("--ui-port", type=_port, default=None, help="Temporal UI port (default: Temporal port + 1000)")
+    up.add_argument("--mail-port", type=_port, default=1025, help="SMTP port of the mail catcher (default 1025)")
+    up.add_argument("--policy", metavar="FILE", help="platform policy file (TOML); default: national defaults")
+    up.add_argument("--demo", action="store_true", help="seed the demo platform, accounts and journeys")
+    up.set_defaults(func=cmd_up)
+
+    worker = commands.add_parser("worker", parents=[common], help="run the Temporal worker (production)")
+    worker.set_defaults(func=cmd_worker)
+
+    api = commands.add_parser("api", parents=[common], help="run the HTTP API (production)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=_port, default=8000)
+    api.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    api.set_defaults(func=cmd_api)
+
+    db = commands.add_parser("db", parents=[common], help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", parents=[common], help="migrate the database to the latest revision").set_defaults(
+        func=cmd_db_upgrade
+    )
+    db_commands.add_parser("current", parents=[common], help="show the revision of the database").set_defaults(
+        func=cmd_db_current
+    )
+    revision = db_commands.add_parser(
+        "revision", parents=[common], help="autogenerate the next migration from the models (development)"
+    )
+    revision.add_argument("-m", "--message", required=True)
+    revision.add_argument("--empty", action="store_true", help="write a revision even when the models did not change")
+    revision.set_defaults(func=cmd_db_revision)
+
+    platform = commands.add_parser("platform", parents=[common], help="platforms")
+    platform_commands = platform.add_subparsers(dest="platform_command", metavar="ACTION", required=True)
+    platform_add = platform_commands.add_parser("add", parents=[common], help="create the platform of a département")
+    platform_add.add_argument("--department", required=True, metavar="CODE", help="département code, e.g. 35, 2A, 974")
+    platform_add.add_argument("--name", required=True)
+    platform_add.add_argument("--operator", default="", help="the operator (co-porteur) running it")
+    platform_add.add_argument("--mailbox", default="", metavar="EMAIL", help="the platform's team mailbox")
+    platform_add.set_defaults(func=cmd_platform_add)
+
+    user = commands.add_parser("user", parents=[common], help="user accounts")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    user_add = user_commands.add_parser("add", parents=[common], help="create an account")
+    user_add.add_argument("--email", required=True)
+    user_add.add_argument("--role", required=True, choices=["counsellor", "manager", "admin", "prescriber"])
+    user_add.add_argument("--platform", metavar="CODE", help="département code of the platform (default: the only one)")
+    user_add.add_argument("--fte", type=float, default=None, help="full-time equivalent, required for counsellors (0 < fte <= 1)")
+    user_add.add_argument("--name", default="", help="display name")
+    user_add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    user_add.set_defaults(func=cmd_user_add)
+
+    demo = commands.add_parser("demo", parents=[common], help="seed the demo data through the running API")
+    demo.add_argument("--api-url", help="the running API (default EAFLOW_PUBLIC_URL)")
+    demo.set_defaults(func=cmd_demo)
+
+    policy = commands.add_parser("policy", parents=[common], help="the platform policy")
+    policy_commands = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    show = policy_commands.add_parser("show", parents=[common], help="print the effective policy as TOML")
+    show.add_argument("--policy", metavar="FILE", help="policy file (default EAFLOW_POLICY_FILE, else national defaults)")
+    show.set_defaults(func=cmd_policy_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"eaflow: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:  # refusals of accounts.py and friends: said plainly, no traceback
+        print(f"eaflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

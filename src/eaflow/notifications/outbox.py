@@ -1,0 +1,116 @@
+"""Idempotent delivery of a notification: one MailOutbox row per idempotency key.
+
+`deliver` is meant to be called from a Temporal activity, which may run several times for the
+same key (retries after a timeout, a worker crash, a failed SMTP server). The sequence is:
+
+1. render the mail (an unknown kind or a missing parameter raises MailParamsError, which is not
+   worth retrying);
+2. in its own transaction: read the row of `key`; if it is "sent", return its message id and
+   send nothing; otherwise insert it (or keep it) as "pending" and count the attempt;
+3. send through SMTP (any error propagates; the row stays "pending" and the retry comes back to 2);
+4. in its own transaction: mark the row "sent".
+
+At-least-once window: if the process dies after the SMTP server accepted the message and before
+step 4 commits (or the commit itself fails), the next attempt sends the mail again. This cannot be
+closed on our side (SMTP has no two-phase commit); it is kept narrow (step 4 is one short
+UPDATE) and harmless: every attempt carries the same Message-ID, derived from the key alone, so a
+receiving server or mail client that deduplicates on Message-ID shows the mail once.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from email.message import EmailMessage
+from email.utils import format_datetime
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from eaflow.notifications import mailer
+from eaflow.notifications.registry import render
+from eaflow.settings import Settings
+from eaflow.store.db import session_scope
+from eaflow.store.models import MailOutbox
+
+STATUS_PENDING = "pending"
+STATUS_SENT = "sent"
+MESSAGE_ID_DOMAIN = "eaflow"
+
+
+def message_id_for(key: str) -> str:
+    """The Message-ID of the mail of `key`, the same on every attempt: '<32 hex digits@eaflow>'."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{MESSAGE_ID_DOMAIN}>"
+
+
+def build_message(settings: Settings, *, key: str, kind: str, to: str, subject: str, body: str,
+                  message_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = message_id
+    message["X-Eaflow-Kind"] = kind
+    message["X-Eaflow-Key"] = key
+    # RFC 3834: an automatic message; well-behaved auto-responders do not answer it.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    return message
+
+
+def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: str,
+           journey_id: str | None) -> tuple[bool, str]:
+    """(already_sent, message_id). Inserts the pending row or counts one more attempt on it."""
+    for _ in range(2):  # a concurrent insert of the same key: read it back once
+        try:
+            with session_scope(url) as session:
+                row = session.exec(select(MailOutbox).where(MailOutbox.idempotency_key == key)).first()
+                if row is not None and row.status == STATUS_SENT:
+                    return True, row.message_id
+                if row is None:
+                    row = MailOutbox(idempotency_key=key, kind=kind, journey_id=journey_id, recipient=to,
+                                     subject=subject, message_id=message_id, status=STATUS_PENDING)
+                elif row.kind != kind:
+                    raise ValueError(f"mail key {key!r} already used for kind {row.kind!r}, not {kind!r}")
+                else:
+                    # A retry renders again: keep what is actually being sent now.
+                    row.recipient, row.subject = to, subject
+                row.attempts += 1
+                session.add(row)
+            return False, message_id
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"mail key {key!r}: could not claim the outbox row")
+
+
+def _mark_sent(url: str, key: str) -> None:
+    with session_scope(url) as session:
+        row = session.exec(select(MailOutbox).where(MailOutbox.idempotency_key == key)).one()
+        row.status = STATUS_SENT
+        row.sent_at = datetime.now(timezone.utc)
+        session.add(row)
+
+
+async def deliver(settings: Settings, *, key: str, kind: str, to: str, params: Mapping[str, Any],
+                  journey_id: str | None = None) -> str:
+    """Send the mail `kind` to `to` once per `key`; return its Message-ID ('<…@eaflow>').
+
+    `to` is one address (or a comma-separated list, which becomes one mail to all of them).
+    A second call with the same key after success sends nothing and returns the same id.
+    """
+    subject, body = render(kind, params)
+    message_id = message_id_for(key)
+    already_sent, stored_id = await asyncio.to_thread(
+        _claim, settings.db_url, key=key, kind=kind, to=to, subject=subject,
+        message_id=message_id, journey_id=journey_id)
+    if already_sent:
+        return stored_id
+    message = build_message(settings, key=key, kind=kind, to=to, subject=subject, body=body,
+                            message_id=message_id)
+    await mailer.send_email(settings, message)
+    # The at-least-once window (see the module docstring) is between the line above and this one.
+    await asyncio.to_thread(_mark_sent, settings.db_url, key)
+    return message_id

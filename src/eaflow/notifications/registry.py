@@ -1,0 +1,294 @@
+"""The registry of mail kinds: who receives each mail, which parameters it needs, its templates.
+
+Each kind has a template pair under ``templates/``: ``<kind>.subject.txt`` (one line) and
+``<kind>.body.txt`` (plain text, French, vouvoiement). Jinja2 runs with ``StrictUndefined``: a
+missing template or parameter raises instead of sending a mail with a hole in it, and
+``check_templates()`` (called at start-up and in the tests) renders every kind with sample
+parameters and refuses a template that uses a variable its kind does not declare.
+
+Every template may also use ``platform_name``; when a kind does not require it, it defaults to
+``DEFAULT_PLATFORM_NAME``.
+
+R22: mails carry as little personal data as their purpose needs. The prescriber sees initials
+only; the platform staff get a journey id and a link, never a name.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta
+
+from eaflow.workflows.rules import PERSONS_PER_FTE
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+DEFAULT_PLATFORM_NAME = "La plateforme départementale d'emploi accompagné"
+# Parameters every template may use without its kind declaring them.
+COMMON_PARAMS = frozenset({"platform_name"})
+# Constants of the rules that the texts quote (so that a rule change is not a template hunt).
+TEMPLATE_GLOBALS: dict[str, Any] = {"persons_per_fte": PERSONS_PER_FTE}
+# Templates whose name starts with "_" are partials ({% include %}), shared by several kinds.
+PARTIAL_PREFIX = "_"
+
+
+class MailParamsError(ValueError):
+    """The parameters given for a mail kind are missing, unknown or unusable.
+
+    A programming error, not a transient one: an activity should not retry it.
+    """
+
+
+@dataclass(frozen=True)
+class MailKind:
+    name: str
+    params: frozenset[str]
+    description: str
+    recipient: str = ""
+
+    @property
+    def subject_template(self) -> str:
+        return f"{self.name}.subject.txt"
+
+    @property
+    def body_template(self) -> str:
+        return f"{self.name}.body.txt"
+
+
+def _kind(name: str, params: set[str], recipient: str, description: str) -> MailKind:
+    return MailKind(name=name, params=frozenset(params), description=description, recipient=recipient)
+
+
+KINDS: dict[str, MailKind] = {k.name: k for k in (
+    _kind("intake_refused", {"person_display", "prescribed_on", "refusals"}, "prescriber",
+          "R1/R3/R5: the prescription was examined and refused; the reasons with their rule ids, "
+          "and what the prescriber can do next. The person is shown by initials only (R22)."),
+    _kind("cdaph_notification_needed", {"journey_id", "channel_label", "task_url", "due_on"}, "platform staff",
+          "R2: a prescription by the SPE must be brought to the CDAPH's knowledge."),
+    _kind("cdaph_notification_reminder",
+          {"journey_id", "channel_label", "task_url", "since", "reminder_number"}, "platform staff",
+          "R2: reminder while the CDAPH has not been informed of a SPE prescription."),
+    _kind("entry_decision_person", {"first_name", "last_name", "platform_name", "waiting"}, "person",
+          "R4: the entry into emploi accompagné is accepted; a counsellor will be designated "
+          "(at once, or from the waiting list when `waiting`)."),
+    _kind("entry_decision_platform", {"journey_id", "situation_label", "journey_url"}, "platform manager",
+          "R4: a new person enters; the manager prepares the convention individuelle (R10)."),
+    _kind("entry_decision_employer", {"employer_name", "person_name", "platform_name"}, "employer",
+          "R4: the employee enters emploi accompagné (sent only when the person is employed)."),
+    _kind("assignment_needed", {"journey_id", "situation_label", "task_url", "waiting_since"}, "managers",
+          "R6/R7/R8: a person waits for a counsellor to be designated."),
+    _kind("assignment_reminder",
+          {"journey_id", "situation_label", "task_url", "waiting_since", "reminder_number"}, "managers",
+          "R6/R7/R8: reminder while a person still waits for a counsellor."),
+    _kind("admission_person", {"first_name", "last_name", "counsellor_name", "platform_name"}, "person",
+          "R8: the person is admitted and told who their counsellor is."),
+    _kind("admission_counsellor", {"counsellor_name", "journey_id", "task_url"}, "counsellor",
+          "R8/R9: a person is entrusted to the counsellor, who starts with the shared evaluation."),
+    _kind("task_reminder", {"recipient_name", "task_title", "task_url", "due_on", "reminder_number"}, "task assignee",
+          "Reminder of an open task to the person it is assigned to."),
+)}
+
+# Sample parameters: check_templates() renders every kind with them; the tests snapshot the result.
+SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
+    "intake_refused": {
+        "person_display": "M. D.",
+        "prescribed_on": date(2026, 11, 2),
+        "refusals": [
+            {"rule": "R1", "detail": "La RQTH a pris fin le 01/10/2026 : il faut une reconnaissance de la "
+                                     "qualité de travailleur handicapé en cours de validité, ou le statut "
+                                     "de bénéficiaire de l'obligation d'emploi."},
+            {"rule": "R5", "detail": "Le prescripteur doit indiquer pourquoi les services de droit commun "
+                                     "ne suffisent pas."},
+        ],
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
+    "cdaph_notification_needed": {
+        "journey_id": "J-2026-0042", "channel_label": "France Travail",
+        "task_url": "http://127.0.0.1:8000/tasks/T-1", "due_on": date(2026, 11, 9),
+    },
+    "cdaph_notification_reminder": {
+        "journey_id": "J-2026-0042", "channel_label": "Cap emploi",
+        "task_url": "http://127.0.0.1:8000/tasks/T-1", "since": date(2026, 11, 2), "reminder_number": 2,
+    },
+    "entry_decision_person": {
+        "first_name": "Camille", "last_name": "Durand",
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin", "waiting": True,
+    },
+    "entry_decision_platform": {
+        "journey_id": "J-2026-0042", "situation_label": "en emploi, avec un risque pour son emploi",
+        "journey_url": "http://127.0.0.1:8000/journeys/J-2026-0042",
+    },
+    "entry_decision_employer": {
+        "employer_name": "Boulangerie Martin", "person_name": "Camille Durand",
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
+    "assignment_needed": {
+        "journey_id": "J-2026-0042", "situation_label": "à la recherche d'un emploi",
+        "task_url": "http://127.0.0.1:8000/tasks/T-2", "waiting_since": date(2026, 11, 5),
+    },
+    "assignment_reminder": {
+        "journey_id": "J-2026-0042", "situation_label": "à la recherche d'un emploi",
+        "task_url": "http://127.0.0.1:8000/tasks/T-2", "waiting_since": date(2026, 11, 5),
+        "reminder_number": 1,
+    },
+    "admission_person": {
+        "first_name": "Camille", "last_name": "Durand", "counsellor_name": "Nadia Lefèvre",
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
+    "admission_counsellor": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",
+        "task_url": "http://127.0.0.1:8000/tasks/T-3",
+    },
+    "task_reminder": {
+        "recipient_name": "Nadia Lefèvre", "task_title": "Évaluation partagée de la situation",
+        "task_url": "http://127.0.0.1:8000/tasks/T-3",
+        "due_on": datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc), "reminder_number": 1,
+    },
+}
+
+# What a rule id means, in words a prescriber understands (used by intake_refused).
+RULE_LABELS: dict[str, str] = {
+    "R1": "conditions d'accès : âge, RQTH ou statut de bénéficiaire de l'obligation d'emploi",
+    "R2": "voie d'entrée : décision de la CDAPH ou prescription du service public de l'emploi",
+    "R3": "consentement de la personne ou de son représentant légal",
+    "R5": "complémentarité avec les accompagnements existants",
+    "R7": "nombre de personnes accompagnées par conseiller",
+}
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre")
+
+
+def _local(moment: datetime) -> datetime:
+    """An aware datetime in metropolitan French time (the platforms' time); naive ones are kept."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        from zoneinfo import ZoneInfo
+
+        return moment.astimezone(ZoneInfo("Europe/Paris"))
+    except Exception:  # no tz database: UTC is still a correct day most of the time
+        return moment
+
+
+def as_date(value: Any) -> date:
+    """A date from a date, a datetime or an ISO string (parameters may have crossed JSON)."""
+    if isinstance(value, datetime):
+        return _local(value).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+        try:
+            return _local(datetime.fromisoformat(text.replace("Z", "+00:00"))).date()
+        except ValueError:
+            pass
+    raise MailParamsError(f"not a date: {value!r}")
+
+
+def date_fr(value: Any) -> str:
+    """'1er décembre 2026', '22 novembre 2026'."""
+    day = as_date(value)
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def rule_label(rule: str) -> str:
+    return RULE_LABELS.get(str(rule), "")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=StrictUndefined,
+        autoescape=False,  # plain text mails
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["date_fr"] = date_fr
+    env.filters["rule_label"] = rule_label
+    env.globals.update(TEMPLATE_GLOBALS)
+    return env
+
+
+_ENV = _environment()
+
+
+def get_kind(name: str) -> MailKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise MailParamsError(f"unknown mail kind {name!r} (known: {', '.join(sorted(KINDS))})") from None
+
+
+def render(kind: str, params: Mapping[str, Any]) -> tuple[str, str]:
+    """Render a mail: (subject on one line, plain text body).
+
+    Raises MailParamsError on an unknown kind, a missing or an undeclared parameter, and
+    jinja2's TemplateNotFound / UndefinedError when a template is missing or uses a hole.
+    """
+    mail = get_kind(kind)
+    given = set(params)
+    missing = mail.params - given
+    if missing:
+        raise MailParamsError(f"mail {kind!r}: missing parameter(s) {', '.join(sorted(missing))}")
+    unknown = given - mail.params - COMMON_PARAMS
+    if unknown:
+        raise MailParamsError(f"mail {kind!r}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    context = {"platform_name": DEFAULT_PLATFORM_NAME, **params}
+    subject = _ENV.get_template(mail.subject_template).render(context)
+    # One header line: collapse whitespace so that no parameter can inject a header.
+    subject = re.sub(r"\s+", " ", subject).strip()
+    if not subject:
+        raise MailParamsError(f"mail {kind!r}: empty subject")
+    body = _ENV.get_template(mail.body_template).render(context)
+    body = re.sub(r"\n{3,}", "\n\n", body).strip() + "\n"
+    return subject, body
+
+
+def _template_variables(name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+    """The variables a template needs from its context, through its {% include %}s."""
+    source = _ENV.loader.get_source(_ENV, name)[0]
+    tree = _ENV.parse(source)
+    variables = set(meta.find_undeclared_variables(tree)) - set(TEMPLATE_GLOBALS)
+    for included in meta.find_referenced_templates(tree):
+        if included is None:
+            raise MailParamsError(f"{name}: dynamic include, cannot be checked")
+        if included not in seen:
+            variables |= _template_variables(included, seen | {name})
+    return variables
+
+
+def check_templates() -> dict[str, tuple[str, str]]:
+    """Render every kind with its sample parameters; fail on any hole. Returns kind → (subject, body).
+
+    Also refuses: a template using a variable its kind does not declare (it would only fail
+    when a real mail is sent with those exact params), a kind without samples, and a template
+    file that belongs to no kind.
+    """
+    rendered: dict[str, tuple[str, str]] = {}
+    problems: list[str] = []
+    for name, mail in KINDS.items():
+        if name not in SAMPLE_PARAMS:
+            problems.append(f"{name}: no sample parameters")
+            continue
+        for template in (mail.subject_template, mail.body_template):
+            undeclared = _template_variables(template) - mail.params - COMMON_PARAMS
+            if undeclared:
+                problems.append(f"{template}: uses undeclared {', '.join(sorted(undeclared))}")
+        rendered[name] = render(name, SAMPLE_PARAMS[name])
+    expected = {t for m in KINDS.values() for t in (m.subject_template, m.body_template)}
+    orphans = sorted(p.name for p in TEMPLATES_DIR.glob("*.txt")
+                     if p.name not in expected and not p.name.startswith(PARTIAL_PREFIX))
+    if orphans:
+        problems.append(f"templates of no registered kind: {', '.join(orphans)}")
+    if problems:
+        raise MailParamsError("mail templates: " + "; ".join(problems))
+    return rendered

@@ -1,0 +1,85 @@
+"""The platform policy: every duration the workflows use, with the national defaults built in.
+
+A policy file is TOML with ISO 8601 durations, e.g.::
+
+    [intake]
+    cdaph_reminder_every = "P7D"
+
+Unknown keys are refused so that a typo never silently falls back to a default. The policy is
+passed into each journey at start and refreshed at continue-as-new.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from eaflow.durations import Duration
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _iso_durations(cls, value, info):
+        field = cls.model_fields[info.field_name]
+        if field.annotation is str:
+            Duration.parse(value)
+        return value
+
+
+class IntakePolicy(_Section):
+    cdaph_notification_due: str = Field("P7D", description="R2: time to bring a SPE prescription to the CDAPH's knowledge")
+    cdaph_reminder_every: str = Field("P7D", description="R2: reminder to the platform staff until the CDAPH is informed")
+
+
+class WaitingListPolicy(_Section):
+    assignment_due: str = Field("P14D", description="R6/R7: target delay for a manager to assign a counsellor")
+    assignment_reminder_every: str = Field("P14D", description="reminder to the managers while a person waits")
+
+
+class AdmissionPolicy(_Section):
+    shared_evaluation_due: str = Field("P1M", description="R9: time for the shared evaluation after admission")
+    shared_evaluation_reminder_every: str = Field("P14D", description="R9: reminder to the counsellor")
+
+
+class WorkflowPolicy(_Section):
+    history_event_limit: int = Field(
+        2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
+    )
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    intake: IntakePolicy = IntakePolicy()
+    waiting_list: WaitingListPolicy = WaitingListPolicy()
+    admission: AdmissionPolicy = AdmissionPolicy()
+    workflow: WorkflowPolicy = WorkflowPolicy()
+
+
+NATIONAL_DEFAULTS = Policy()
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    if not path:
+        return NATIONAL_DEFAULTS
+    with open(path, "rb") as handle:
+        return Policy.model_validate(tomllib.load(handle))
+
+
+def policy_as_toml(policy: Policy = NATIONAL_DEFAULTS) -> str:
+    """The policy as a documented TOML file (used by the README and `eaflow policy show`)."""
+    lines: list[str] = []
+    for section_name, section_field in Policy.model_fields.items():
+        section = getattr(policy, section_name)
+        lines.append(f"[{section_name}]")
+        for name, field in type(section).model_fields.items():
+            value = getattr(section, name)
+            rendered = f'"{value}"' if isinstance(value, str) else str(value)
+            lines.append(f"# {field.description}")
+            lines.append(f"{name} = {rendered}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The one place the database lives: SQLModel tables, engine and sessions, Alembic migrations."""

@@ -1,0 +1,170 @@
+"""SQLModel tables. Records live here; where a journey stands lives in its workflow.
+
+History is superseded, never rewritten: audit events are append-only, a counsellor change closes
+the previous assignment row and opens a new one.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Platform(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    department: str = Field(index=True, unique=True)
+    name: str
+    operator: str = ""
+    mailbox: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    email: str = Field(index=True, unique=True)
+    display_name: str = ""
+    role: str  # counsellor | manager | admin | prescriber
+    platform_id: Optional[str] = Field(default=None, foreign_key="platform.id", index=True)
+    fte: float = 0.0
+    password_hash: str
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AccessToken(SQLModel, table=True):
+    token_hash: str = Field(primary_key=True)
+    user_id: str = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class Journey(SQLModel, table=True):
+    """The projection of a journey: what the inbox and lists read. The workflow is the truth."""
+
+    id: str = Field(primary_key=True)
+    platform_id: str = Field(foreign_key="platform.id", index=True)
+    state: str = Field(index=True)
+    channel: str
+    urgent: bool = False
+    situation: str
+    prescribed_on: date
+    prescriber_id: Optional[str] = Field(default=None, foreign_key="user.id", index=True)
+    counsellor_id: Optional[str] = Field(default=None, foreign_key="user.id", index=True)
+    waiting_key: Optional[str] = Field(default=None, index=True)
+    admitted_on: Optional[date] = None
+    admission_delay_days: Optional[int] = None
+    rqth_until: Optional[date] = None
+    rqth_permanent: bool = False
+    boe_category: Optional[str] = None
+    subsidiarity_reason: Optional[str] = None
+    other_support: Optional[str] = None
+    other_support_justification: Optional[str] = None
+    refusal: Optional[list[dict[str, Any]]] = Field(default=None, sa_column=Column(JSON))
+    cdaph_informed_on: Optional[date] = None
+    cdaph_informed_how: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Person(SQLModel, table=True):
+    """Identity and contact details (R22: personal data, read only by those who need it)."""
+
+    journey_id: str = Field(primary_key=True, foreign_key="journey.id")
+    first_name: str
+    last_name: str
+    birth_date: date
+    email: Optional[str] = None
+    phone: Optional[str] = None
+    legal_representative: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    employer: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    consent_given_on: Optional[date] = None
+    consent_by: Optional[str] = None
+    search_name: str = Field(default="", index=True)
+
+
+class CounsellorAssignment(SQLModel, table=True):
+    """R8: one counsellor at a time; a change closes the row and opens another (R21)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    journey_id: str = Field(foreign_key="journey.id", index=True)
+    counsellor_id: str = Field(foreign_key="user.id", index=True)
+    started_at: datetime
+    ended_at: Optional[datetime] = None
+    reason: str = ""
+    assigned_by: Optional[str] = None
+    step_key: str = Field(unique=True)
+
+
+class SharedEvaluation(SQLModel, table=True):
+    """R9: the shared evaluation of the situation after admission."""
+
+    journey_id: str = Field(primary_key=True, foreign_key="journey.id")
+    evaluated_on: date
+    wishes: str
+    needs: str
+    resources: str
+    employer_expectations: Optional[str] = None
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class Task(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_task_assignee_status_due", "assignee_id", "status", "due_at"),
+        Index("ix_task_platform_status_due", "platform_id", "status", "due_at"),
+    )
+
+    id: str = Field(primary_key=True)
+    journey_id: str = Field(foreign_key="journey.id", index=True)
+    platform_id: str = Field(foreign_key="platform.id")
+    kind: str = Field(index=True)
+    title: str
+    status: str = "open"  # open | done | cancelled
+    assignee_id: Optional[str] = Field(default=None, foreign_key="user.id")
+    candidate_role: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+    due_at: Optional[datetime] = None
+    sort_key: Optional[str] = None
+    context: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    outcome: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    outcome_hash: Optional[str] = None
+    completed_by: Optional[str] = None
+    completed_at: Optional[datetime] = None
+    reminders_sent: int = 0
+
+
+class AuditEvent(SQLModel, table=True):
+    """R21/R22: every decision, task completion and read of a person's file, with who and when."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    journey_id: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_kind: str  # user | timer | system | link
+    actor_id: Optional[str] = None
+    action: str
+    detail: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
+    step_key: Optional[str] = Field(default=None, unique=True)
+
+
+class MailOutbox(SQLModel, table=True):
+    """One row per notification: its idempotency key makes a retried activity send it once."""
+
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    idempotency_key: str
+    kind: str
+    journey_id: Optional[str] = Field(default=None, index=True)
+    recipient: str
+    subject: str
+    message_id: str
+    status: str = "pending"  # pending | sent
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: Optional[datetime] = None

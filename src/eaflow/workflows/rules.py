@@ -1,0 +1,129 @@
+"""The domain rules of DOMAIN.md that a program can decide: pure functions of facts and a date.
+
+No Temporal import: the workflows, the activities and the API all call these same functions.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from eaflow.workflows.types import ConsentBy, IntakeFacts, Refusal, Situation
+
+MINIMUM_AGE = 16
+# §V.B.2: at most 20 persons accompanied per counsellor FTE (persons in veille not counted).
+PERSONS_PER_FTE = 20
+# L. 5212-13 items that open the BOE status for emploi accompagné: 5° excluded, 6°–8° repealed.
+VALID_BOE_ITEMS = frozenset({"1°", "2°", "3°", "4°", "9°", "10°", "11°"})
+
+
+def age_on(birth_date: date, day: date) -> int:
+    years = day.year - birth_date.year
+    if (day.month, day.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+def normalise_boe_item(item: str) -> str:
+    text = item.strip().replace("º", "°").replace("o", "°")
+    return text if text.endswith("°") else f"{text}°"
+
+
+def r1_eligibility(facts: IntakeFacts, today: date) -> list[Refusal]:
+    """R1: 16 or older on the day of intake; RQTH in force (end date included) or a valid BOE item."""
+    refusals: list[Refusal] = []
+    age = age_on(facts.birth_date, today)
+    if age < MINIMUM_AGE:
+        refusals.append(Refusal(rule="R1", detail=(
+            f"La personne a {max(age, 0)} ans au jour de la demande : l'emploi accompagné est ouvert "
+            f"à partir de {MINIMUM_AGE} ans.")))
+    rights = facts.rights
+    rqth_ok = rights.rqth_permanent or (rights.rqth_until is not None and rights.rqth_until >= today)
+    boe = normalise_boe_item(rights.boe_category) if rights.boe_category else None
+    boe_ok = boe in VALID_BOE_ITEMS
+    if not (rqth_ok or boe_ok):
+        if boe == "5°":
+            detail = ("Le 5° de l'article L. 5212-13 du code du travail n'ouvre pas droit à l'emploi "
+                      "accompagné ; une RQTH en cours de validité est nécessaire.")
+        elif boe is not None:
+            detail = (f"Le {boe} de l'article L. 5212-13 n'ouvre pas droit à l'emploi accompagné "
+                      "(seuls les 1° à 4° et 9° à 11° sont valables).")
+        elif rights.rqth_until is not None:
+            detail = (f"La RQTH a pris fin le {rights.rqth_until:%d/%m/%Y} : il faut une reconnaissance "
+                      "de la qualité de travailleur handicapé en cours de validité, ou le statut de "
+                      "bénéficiaire de l'obligation d'emploi.")
+        else:
+            detail = ("Aucune reconnaissance de la qualité de travailleur handicapé (RQTH) ni statut de "
+                      "bénéficiaire de l'obligation d'emploi (BOE) n'est indiqué.")
+        refusals.append(Refusal(rule="R1", detail=detail))
+    return refusals
+
+
+def r3_consent(facts: IntakeFacts) -> list[Refusal]:
+    """R3: nothing starts without the consent of the person or of the legal representative."""
+    if facts.consent is None:
+        return [Refusal(rule="R3", detail=(
+            "Le consentement de la personne (ou de son représentant légal) n'est pas recueilli : "
+            "rien ne peut commencer sans lui."))]
+    if facts.consent.by is ConsentBy.legal_representative and not facts.has_legal_representative:
+        return [Refusal(rule="R3", detail=(
+            "Le consentement est donné par un représentant légal, mais aucun représentant légal "
+            "n'est indiqué pour la personne."))]
+    return []
+
+
+def r5_subsidiarity(facts: IntakeFacts) -> list[Refusal]:
+    """R5: why ordinary services do not suffice; what emploi accompagné adds to support funded elsewhere."""
+    refusals: list[Refusal] = []
+    if not (facts.subsidiarity_reason or "").strip():
+        refusals.append(Refusal(rule="R5", detail=(
+            "Le prescripteur doit indiquer pourquoi les services de droit commun ne suffisent pas.")))
+    if (facts.other_support or "").strip() and not (facts.other_support_justification or "").strip():
+        refusals.append(Refusal(rule="R5", detail=(
+            f"La personne bénéficie déjà d'un accompagnement financé par ailleurs ({facts.other_support.strip()}) : "
+            "il faut justifier ce que l'emploi accompagné y ajoute.")))
+    return refusals
+
+
+def evaluate_intake(facts: IntakeFacts, today: date) -> list[Refusal]:
+    """R1, R3, R5 on a well-formed prescription (R2's channel is enforced by the intake schema)."""
+    return r1_eligibility(facts, today) + r3_consent(facts) + r5_subsidiarity(facts)
+
+
+# R6: fast access, in this order; within a group, earliest prescription first.
+PRIORITY_ORDER = (
+    Situation.employed,
+    Situation.about_to_be_hired,
+    Situation.leaving_esat,
+    Situation.seeking,
+)
+
+
+def r6_priority_group(situation: Situation) -> int:
+    return PRIORITY_ORDER.index(Situation(situation))
+
+
+def r6_waiting_list_key(situation: Situation, prescribed_on: date) -> str:
+    """A sortable key: group first, then prescription date (lexicographic order = R6 order)."""
+    return f"{r6_priority_group(situation)}-{prescribed_on.isoformat()}"
+
+
+def r7_capacity(fte: float) -> float:
+    return round(PERSONS_PER_FTE * fte, 6)
+
+
+def r7_can_take_one_more(caseload: int, fte: float) -> Refusal | None:
+    """R7: a counsellor's caseload (veille excluded) may not exceed 20 persons per FTE."""
+    capacity = r7_capacity(fte)
+    if caseload + 1 > capacity:
+        return Refusal(rule="R7", detail=(
+            f"Ce conseiller accompagne déjà {caseload} personnes pour une capacité de "
+            f"{capacity:g} ({PERSONS_PER_FTE} par équivalent temps plein, {fte:g} ETP) : "
+            "choisissez un autre conseiller ou laissez la personne en liste d'attente."))
+    return None
+
+
+# R7: a person with a counsellor counts in the caseload, except in veille or once the journey ended.
+NOT_IN_CASELOAD = frozenset({"veille", "exited", "transferred", "refused"})
+
+
+def r7_counts_in_caseload(state: str) -> bool:
+    return state not in NOT_IN_CASELOAD

@@ -1,0 +1,218 @@
+"""Plain pydantic models that cross the workflow boundary (inputs, states, messages).
+
+No sqlmodel here (the workflow sandbox re-imports this module), and no names or contact details:
+identity stays in the database; workflows carry only the facts the rules need.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eaflow.policy import Policy
+
+
+class Channel(StrEnum):
+    cdaph = "cdaph"
+    france_travail = "france_travail"
+    cap_emploi = "cap_emploi"
+    mission_locale = "mission_locale"
+
+    @property
+    def is_spe(self) -> bool:
+        return self is not Channel.cdaph
+
+
+class Situation(StrEnum):
+    seeking = "seeking"
+    employed = "employed"
+    about_to_be_hired = "about_to_be_hired"
+    leaving_esat = "leaving_esat"
+
+
+class ConsentBy(StrEnum):
+    person = "person"
+    legal_representative = "legal_representative"
+
+
+class JourneyState(StrEnum):
+    prescribed = "prescribed"
+    eligibility = "eligibility"
+    consent = "consent"
+    cdaph_notified = "cdaph_notified"
+    waiting_list = "waiting_list"
+    admitted = "admitted"
+    convention = "convention"
+    accompaniment = "accompaniment"
+    veille = "veille"
+    relaunch = "relaunch"
+    exit_proposed = "exit_proposed"
+    exited = "exited"
+    transferred = "transferred"
+    refused = "refused"
+
+
+class Rights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rqth_until: date | None = None
+    rqth_permanent: bool = False
+    boe_category: str | None = Field(None, description="item of L. 5212-13 (1°–4°, 9°–11°); 5° is refused (R1)")
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    given_on: date
+    by: ConsentBy
+
+
+class IntakeFacts(BaseModel):
+    """What the entry rules (R1–R5) look at, and nothing that identifies the person."""
+
+    birth_date: date
+    channel: Channel
+    urgent: bool = False
+    prescribed_on: date
+    situation: Situation
+    rights: Rights
+    subsidiarity_reason: str | None = None
+    other_support: str | None = None
+    other_support_justification: str | None = None
+    consent: Consent | None = None
+    has_legal_representative: bool = False
+    has_employer: bool = False
+
+
+class Refusal(BaseModel):
+    rule: str
+    detail: str
+
+
+class TaskView(BaseModel):
+    """A human task as the journey knows it (the inbox projection holds the rest)."""
+
+    id: str
+    kind: str
+    status: str = "open"  # open | done | cancelled
+    assignee_id: str | None = None
+    candidate_role: str | None = None
+    outcome_hash: str | None = None
+    outcome: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    next_reminder_at: datetime | None = None
+    reminders_sent: int = 0
+
+
+class JourneySnapshot(BaseModel):
+    """The compact state carried across continue-as-new."""
+
+    state: JourneyState = JourneyState.prescribed
+    refusal: list[Refusal] = []
+    counsellor_id: str | None = None
+    admitted_at: datetime | None = None
+    tasks: dict[str, TaskView] = {}
+    task_seq: int = 0
+    evaluation_done: bool = False
+    cdaph_informed: bool = False
+    entry_notified: bool = False
+    counsellor_changes: int = 0
+    continued_runs: int = 0
+
+
+class JourneyInput(BaseModel):
+    journey_id: str
+    platform_id: str
+    facts: IntakeFacts
+    policy: Policy = Policy()
+    snapshot: JourneySnapshot | None = None
+
+
+class TaskCompletion(BaseModel):
+    """The argument of the `complete_task` update (its update id derives from task id + outcome)."""
+
+    task_id: str
+    outcome: dict[str, Any]
+    outcome_hash: str
+    actor_id: str
+    facts: dict[str, Any] = {}
+
+
+class IntakeAnswer(BaseModel):
+    state: JourneyState
+    refusal: list[Refusal] = []
+
+
+class CounsellorChange(BaseModel):
+    counsellor_id: str
+    reason: str
+    actor_id: str
+    caseload: int
+    fte: float
+
+
+# ---- activity contracts (the workflow calls activities by name with these arguments) ----
+
+
+class StepRecord(BaseModel):
+    """A traced step: the journey projection's new fields and one audit event (idempotent by key)."""
+
+    journey_id: str
+    step_key: str
+    action: str
+    state: str | None = None
+    fields: dict[str, Any] = {}
+    actor_kind: str = "system"  # user | timer | system | link
+    actor_id: str | None = None
+    detail: dict[str, Any] = {}
+    at: datetime
+
+
+class TaskSpec(BaseModel):
+    id: str
+    journey_id: str
+    platform_id: str
+    kind: str
+    title: str
+    assignee_id: str | None = None
+    candidate_role: str | None = None
+    created_at: datetime
+    due_at: datetime | None = None
+    sort_key: str | None = None
+    context: dict[str, Any] = {}
+
+
+class TaskClosure(BaseModel):
+    task_id: str
+    journey_id: str
+    status: str  # done | cancelled
+    outcome: dict[str, Any] | None = None
+    outcome_hash: str | None = None
+    completed_by: str | None = None
+    completed_at: datetime
+
+
+class Notification(BaseModel):
+    """A mail to send: recipients are roles resolved from the database (no address in workflows)."""
+
+    key: str
+    kind: str
+    journey_id: str
+    recipients: list[str]  # person | prescriber | platform | employer | counsellor | user:<id>
+    params: dict[str, Any] = {}
+
+
+class AssignmentRequest(BaseModel):
+    journey_id: str
+    counsellor_id: str
+    actor_id: str
+    step_key: str
+    reason: str
+    at: datetime
+
+
+class EvaluationRecord(BaseModel):
+    journey_id: str
+    outcome: dict[str, Any]
+    recorded_by: str
