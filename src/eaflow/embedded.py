@@ -419,9 +419,20 @@ class EmbeddedStack:
         self.say("worker and API ready")
 
     def seed_demo(self) -> None:
+        """Seed the demo data; a failure is reported, but the running stack is kept (the user can
+        look at the logs and retry with `eaflow demo`)."""
         from eaflow import demo
 
-        report = demo.seed(self.settings, self.api_url, say=self.say)
+        try:
+            report = demo.seed(self.settings, self.api_url, say=self.say)
+        except demo.DemoError as exc:
+            print(
+                f"eaflow up: warning: the demo data could not be seeded: {exc}\n"
+                f"  logs: {self.log_dir}; retry with: eaflow demo --data-dir {self.data_dir} --api-url {self.api_url}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         self.say(report)
 
     def banner(self) -> str:
