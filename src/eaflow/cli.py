@@ -36,8 +36,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
     if getattr(args, "data_dir", None):
         settings = settings.with_data_dir(Path(args.data_dir).expanduser().resolve())
-        # Anything that builds its settings from the environment (the uvicorn factory) sees it too.
-        os.environ["EAFLOW_DATA_DIR"] = str(settings.data_dir)
     return settings
 
 
@@ -93,7 +91,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _settings(args)  # exports --data-dir for the factory
+    settings = _settings(args)
+    # The uvicorn factory builds its settings from the environment: pass --data-dir on.
+    os.environ["EAFLOW_DATA_DIR"] = str(settings.data_dir)
     uvicorn.run("eaflow.api.app:app_from_env", factory=True, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
