@@ -450,6 +450,10 @@ class EmbeddedStack:
         ]
         if self.policy_file:
             lines.append(f"  Policy          {self.policy_file}")
+        if not self.options.demo and not self._has_users():
+            lines.append("")
+            lines.append("No account yet: create one with `eaflow user add` (after `eaflow platform add`),")
+            lines.append("or restart with --demo for the demo platform, accounts and journeys.")
         if self.options.demo:
             lines.append("")
             lines.append(f"Demo accounts (password for all: {demo.DEMO_PASSWORD}; demo only, never in production):")
@@ -457,6 +461,18 @@ class EmbeddedStack:
                 fte = f", {account.fte:g} FTE" if account.role == "counsellor" else ""
                 lines.append(f"  {account.email:<34} {account.role}{fte}")
         return "\n".join(lines) + "\n"
+
+    def _has_users(self) -> bool:
+        from sqlmodel import select
+
+        from eaflow.store.db import session_scope
+        from eaflow.store.models import User
+
+        try:
+            with session_scope(self.settings.db_url) as session:
+                return session.exec(select(User.id).limit(1)).first() is not None
+        except Exception:  # noqa: BLE001 (a hint only)
+            return True
 
     # -- supervise ----------------------------------------------------------------------------
     def supervise(self) -> int:

