@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from eaflow.api.problems import Problem
 from eaflow.store.models import Journey, Person, Task, User
+from eaflow.workflows import transitions
 from eaflow.workflows.task_kinds import TASK_KINDS
 
 
@@ -90,7 +91,8 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
                        "birth_date": person.birth_date, "email": person.email, "phone": person.phone,
                        "legal_representative": person.legal_representative}
     view = {
-        "id": journey.id, "state": journey.state, "person": person_view,
+        "id": journey.id, "state": journey.state, "state_label": transitions.label(journey.state),
+        "person": person_view,
         "counsellor": user_ref(session, journey.counsellor_id), "channel": journey.channel,
         "urgent": journey.urgent, "situation": journey.situation, "prescribed_on": journey.prescribed_on,
         "admitted_on": journey.admitted_on, "admission_delay_days": journey.admission_delay_days,

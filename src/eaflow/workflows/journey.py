@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from eaflow.durations import Duration
     from eaflow.policy import Policy
-    from eaflow.workflows import rules, steps
+    from eaflow.workflows import rules, steps, transitions
     from eaflow.workflows.task_kinds import TASK_KINDS, outcome_errors
     from eaflow.workflows.types import (
         AssignmentRequest,
@@ -78,14 +78,14 @@ class JourneyWorkflow:
         facts = self.inp.facts
         refusal = rules.evaluate_intake(facts, workflow.now().date())
         if refusal:
-            self.s.state = JourneyState.refused
+            self._enter(JourneyState.refused)
             self.s.refusal = refusal
             reasons = [r.model_dump() for r in refusal]
             await self._record("intake", "intake_refused", fields={"refusal": reasons}, detail={"refusal": reasons})
             self._intake_answered = True
             await self._notify("intake-refused", "intake_refused", ["prescriber"], refusals=reasons)
             return
-        self.s.state = JourneyState.consent
+        self._enter(JourneyState.consent)
         await self._record(
             "intake", "intake_accepted",
             detail={"rules": ["R1", "R2", "R3", "R5"], "consent_by": facts.consent.by.value if facts.consent else None},
@@ -98,7 +98,7 @@ class JourneyWorkflow:
         await self._notify("cdaph-needed", "cdaph_notification_needed", ["platform"], task_id=task.id)
         await self._until_done(task, intake.cdaph_reminder_every, "cdaph_notification_reminder", ["platform"])
         self.s.cdaph_informed = True
-        self.s.state = JourneyState.cdaph_notified
+        self._enter(JourneyState.cdaph_notified)
         outcome = self.s.tasks[task.id].outcome or {}
         await self._record(
             "cdaph-informed", "cdaph_informed", actor=self.s.tasks[task.id].result,
@@ -119,7 +119,7 @@ class JourneyWorkflow:
         self.s.entry_notified = True
 
     async def _enter_waiting_list(self) -> None:
-        self.s.state = JourneyState.waiting_list
+        self._enter(JourneyState.waiting_list)
         facts = self.inp.facts
         await self._record(
             "waiting-list", "waiting_list_entered",
@@ -137,7 +137,7 @@ class JourneyWorkflow:
         await self._until_done(task, waiting.assignment_reminder_every, "assignment_reminder", ["platform"])
         # The update handler has designated the counsellor, capacity checked atomically (R7, R8).
         now = workflow.now()
-        self.s.state = JourneyState.admitted
+        self._enter(JourneyState.admitted)
         self.s.admitted_at = now
         await self._record(
             "admitted", "admitted", actor=self.s.tasks[task.id].result,
@@ -263,6 +263,12 @@ class JourneyWorkflow:
             ))
 
     # ------------------------------------------------------------------ shared steps
+
+    def _enter(self, state: JourneyState) -> None:
+        if not transitions.allowed(self.s.state, state):
+            # A bug, not a user error: failing the workflow task keeps the journey intact until fixed.
+            raise RuntimeError(f"transition {self.s.state.value} -> {state.value} is not in the table")
+        self.s.state = state
 
     async def _open_task(self, kind: str, *, due: str, sort_key: str | None = None) -> TaskView:
         """Open a task once: after continue-as-new the open task of this kind is found again."""
