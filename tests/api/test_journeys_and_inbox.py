@@ -173,3 +173,39 @@ def _fill_caseload(settings, platform, counsellor_id: str, persons: int) -> None
             session.add(Journey(id=f"j-filler-{counsellor_id}-{n}", platform_id=platform.platform_id,
                                 state="accompaniment", channel="cdaph", situation="seeking",
                                 prescribed_on=date.today(), counsellor_id=counsellor_id))
+
+
+async def test_r22_who_sees_what(api, settings, platform):
+    created = await api.request("POST", "/api/v1/journeys", PRESCRIBER, json=intake(channel="cdaph"))
+    journey_id = created.json()["id"]
+    own = (await api.request("GET", f"/api/v1/journeys/{journey_id}", PRESCRIBER)).json()
+    assert own["state"] == "waiting_list" or own["state"] == "consent"
+    assert "open_tasks" not in own  # the prescriber follows the outcome, not the file
+    assert (await api.request("GET", "/api/v1/tasks", PRESCRIBER)).status_code == 403
+    assert (await api.request("GET", f"/api/v1/journeys/{journey_id}/history", PRESCRIBER)).status_code == 403
+    assert (await api.request("GET", f"/api/v1/journeys/{journey_id}", C1)).status_code == 404
+    listed = (await api.request("GET", "/api/v1/journeys", MANAGER, params={"q": "mart"})).json()["items"]
+    assert [j["id"] for j in listed] == [journey_id]
+    assert (await api.request("GET", "/api/v1/journeys", C1)).json()["items"] == []
+
+
+async def test_inbox_pages_follow_due_dates(api, settings):
+    ids = []
+    for n in range(3):
+        created = await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(channel="cdaph"))
+        ids.append(created.json()["id"])
+        await api.wait_task(ids[-1], "assign_counsellor", MANAGER)
+    seen, cursor = [], None
+    while True:
+        params = {"kind": "assign_counsellor", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await api.request("GET", "/api/v1/tasks", MANAGER, params=params)).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [t["journey_id"] for t in seen] == ids  # due dates in creation order
+    dues = [t["due_at"] for t in seen]
+    assert dues == sorted(dues)
+    bad = await api.request("GET", "/api/v1/tasks", MANAGER, params={"cursor": "%%%"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
+    assert (await api.request("GET", "/api/v1/tasks", MANAGER, params={"overdue": "true"})).json()["items"] == []

@@ -49,13 +49,13 @@ async def create_journey(
             return platform_id, True
 
     platform_id, created = await run_in_threadpool(write)
-    try:
-        await start_journey(client, settings.task_queue,
-                            journey_input(journey_id, platform_id, body, load_policy(settings.policy_file)))
-    except Exception as error:
-        if created:
+    if created:  # a repeated Idempotency-Key finds the journey already started
+        try:
+            await start_journey(client, settings.task_queue,
+                                journey_input(journey_id, platform_id, body, load_policy(settings.policy_file)))
+        except Exception as error:
             await run_in_threadpool(_forget, settings, journey_id)
-        raise Problem(503, "Le parcours n'a pas pu démarrer ; rien n'a été enregistré, réessayez.") from error
+            raise Problem(503, "Le parcours n'a pas pu démarrer ; rien n'a été enregistré, réessayez.") from error
 
     def read():
         with db_scope(settings) as session:
