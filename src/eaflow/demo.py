@@ -323,6 +323,16 @@ def seed(settings: Settings, api_url: str, say: Callable[[str], None] = print, t
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(progress, indent=2, ensure_ascii=False) + "\n")
 
+    try:
+        health = httpx.get(f"{api_url.rstrip('/')}/healthz", timeout=10)
+    except httpx.HTTPError as exc:
+        raise DemoError(f"the API at {api_url} does not answer ({type(exc).__name__})") from None
+    if health.status_code != 200:
+        raise DemoError(f"the API at {api_url} is not healthy: HTTP {health.status_code} {health.text[:300]}")
+
+    from eaflow.store.migrate import upgrade
+
+    upgrade(settings.db_url)
     ids = seed_accounts(settings.db_url)
     say(f"demo accounts ready ({len(ids)}, password {DEMO_PASSWORD!r})")
     api = _Api(api_url, timeout)

@@ -5,6 +5,7 @@ run as `eaflow up` starts them; the test only speaks HTTP and looks at processes
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -383,3 +384,69 @@ def test_the_temporal_dev_server_starts_persists_and_stops(tmp_path):
         embedded.stop_children([child], grace=10, say=lambda _m: None)
     assert child.exit_code() is not None
     assert not port_open(temporal_port)
+
+
+def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
+    """What `make run` shows: the demo platform, accounts and journeys, seeded through the API."""
+    from eaflow import demo
+
+    data_dir = tmp_path / "data"
+    api_port, temporal_port, ui_port, mail_port = free_ports(4)
+    log = tmp_path / "up.log"
+    url = f"http://127.0.0.1:{api_port}"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [*CLI, "up", "--demo", "--data-dir", str(data_dir), "--port", str(api_port),
+             "--temporal-port", str(temporal_port), "--ui-port", str(ui_port), "--mail-port", str(mail_port)],
+            stdout=out, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True,
+        )
+    http = httpx.Client(base_url=url, timeout=30)
+    try:
+        wait_until(lambda: "eaflow is running" in log.read_text() or process.poll() is not None, 240,
+                   "the demo to be seeded")
+        text = log.read_text()
+        assert process.poll() is None, text
+        assert "warning" not in text, text
+        assert "demo data seeded: 5 journeys" in text and demo.DEMO_PASSWORD in text
+
+        token = http.post("/api/v1/auth/token", data={"username": demo.MANAGER, "password": demo.DEMO_PASSWORD})
+        assert token.status_code == 200, token.text
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        progress = json.loads((data_dir / demo.MARKER_NAME).read_text())
+        assert progress["complete"] is True
+
+        def stage(key: str) -> tuple[str, set[str]]:
+            journey = http.get(f"/api/v1/journeys/{progress['journeys'][key]}", headers=headers).json()
+            return journey["state"], {t["kind"] for t in journey["open_tasks"]}
+
+        assert stage("refused_under_16") == ("refused", set())
+        assert stage("france_travail_waiting_cdaph")[1] == {"notify_cdaph"}
+        assert stage("cdaph_waiting_list") == ("waiting_list", {"assign_counsellor"})
+        assert stage("admitted_evaluation_open") == ("admitted", {"shared_evaluation"})
+        assert stage("evaluation_done")[0] == "admitted"
+        assert "shared_evaluation" not in stage("evaluation_done")[1]
+        for account in demo.DEMO_ACCOUNTS:
+            login = http.post("/api/v1/auth/token", data={"username": account.email, "password": demo.DEMO_PASSWORD})
+            assert login.status_code == 200, account.email
+
+        # Seeding again is a no-op.
+        again = subprocess.run([*CLI, "demo", "--data-dir", str(data_dir), "--api-url", url],
+                               capture_output=True, text=True, env=clean_env(), timeout=60)
+        assert again.returncode == 0, again.stderr
+        assert "already seeded" in again.stdout
+        listed = http.get("/api/v1/journeys", headers=headers, params={"limit": 100})
+        if listed.status_code == 200:
+            assert len(listed.json()["items"]) == 5
+    finally:
+        http.close()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert process.returncode == 0

@@ -1,6 +1,7 @@
 """Drive journeys on a real Temporal server with a real worker, database and SMTP server."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from contextlib import asynccontextmanager
@@ -8,6 +9,7 @@ from datetime import date
 
 from sqlmodel import select
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from eaflow.intake import IntakeRequest, journey_input, new_journey_id, record_prescription, start_journey
 from eaflow.policy import Policy
@@ -60,12 +62,34 @@ async def complete(client: Client, task: Task, outcome: dict, actor: str, **fact
     canonical = TASK_KINDS[task.kind].validate(outcome).model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
     handle = client.get_workflow_handle(task.journey_id)
-    return await handle.execute_update(
-        JourneyWorkflow.complete_task,
+    return await update_across_continue_as_new(
+        handle, JourneyWorkflow.complete_task,
         TaskCompletion(task_id=task.id, outcome=canonical, outcome_hash=digest, actor_id=actor, facts=facts),
         id=f"{task.id}:{digest[:16]}",
     )
 
 
+async def update_across_continue_as_new(handle, update, arg, *, id: str):
+    """An update that races a continue-as-new is refused as 'already completed': send it again."""
+    for attempt in range(5):
+        try:
+            return await handle.execute_update(update, arg, id=id)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND or attempt == 4:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def today() -> str:
     return date.today().isoformat()
+
+
+async def snapshot_of(handle):
+    """The journey's live state; a query that lands during a continue-as-new is asked again."""
+    for attempt in range(5):
+        try:
+            return await handle.query(JourneyWorkflow.snapshot)
+        except RPCError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5)

@@ -10,7 +10,9 @@ from eaflow.policy import load_policy
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import CounsellorChange
 from tests.conftest import with_policy
-from tests.workflow.helpers import complete, intake, open_tasks, running_worker, start, today
+from tests.workflow.helpers import (
+    complete, intake, open_tasks, running_worker, snapshot_of, start, today, update_across_continue_as_new,
+)
 from tests.workflow.test_journey_entry import wait_for_task
 
 pytestmark = pytest.mark.xdist_group("time-skipping")
@@ -41,7 +43,7 @@ async def test_ten_years_of_waiting_and_messages_keep_the_history_bounded(
         for _ in range(10):
             await env.sleep(timedelta(days=183))
             lengths.append(await history_length(handle))
-        snapshot = await handle.query(JourneyWorkflow.snapshot)
+        snapshot = await snapshot_of(handle)
         assert snapshot.continued_runs >= 2, (snapshot.continued_runs, lengths, snapshot.tasks)
         assert snapshot.tasks[assign.id].reminders_sent == 60
         assert [t.id for t in open_tasks(settings, journey_id, "assign_counsellor")] == [assign.id]
@@ -55,14 +57,14 @@ async def test_ten_years_of_waiting_and_messages_keep_the_history_bounded(
         counsellors = [platform.counsellor2, platform.counsellor]
         for quarter in range(20):
             await env.sleep(timedelta(days=91))
-            await handle.execute_update(
-                JourneyWorkflow.change_counsellor,
+            await update_across_continue_as_new(
+                handle, JourneyWorkflow.change_counsellor,
                 CounsellorChange(counsellor_id=counsellors[quarter % 2], reason="rotation", actor_id=platform.manager,
                                  caseload=0, fte=1.0),
                 id=f"change-{uuid.uuid4().hex}",
             )
             lengths.append(await history_length(handle))
-        snapshot = await handle.query(JourneyWorkflow.snapshot)
+        snapshot = await snapshot_of(handle)
     assert snapshot.state == "admitted" and snapshot.evaluation_done
     assert snapshot.counsellor_changes == 20 and snapshot.counsellor_id == platform.counsellor
     assert max(lengths) <= LIMIT + 40, lengths  # one run never grows much past the limit

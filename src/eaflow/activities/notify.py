@@ -34,7 +34,8 @@ def _name(user: User | None) -> str:
     return (user.display_name or user.email) if user else ""
 
 
-def recipients(session: Session, journey: Journey, person: Person | None, role: str) -> list[Mail]:
+def recipients(session: Session, journey: Journey, person: Person | None, role: str,
+               platform_mailbox: str = "") -> list[Mail]:
     if role == "person":
         mails = [Mail(person.email, f"{person.first_name} {person.last_name}")] if person and person.email else []
         representative = (person.legal_representative or {}) if person else {}
@@ -58,7 +59,8 @@ def recipients(session: Session, journey: Journey, person: Person | None, role: 
         managers = session.exec(select(User).where(
             User.platform_id == journey.platform_id, User.role == "manager", User.active == True  # noqa: E712
         )).all()
-        mails = [Mail(platform.mailbox, platform.name)] if platform and platform.mailbox else []
+        mailbox = (platform.mailbox if platform else "") or platform_mailbox
+        mails = [Mail(mailbox, platform.name if platform else "")] if mailbox else []
         return mails + [Mail(m.email, _name(m)) for m in managers]
     raise ValueError(f"unknown recipient role {role!r}")
 

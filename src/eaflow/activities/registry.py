@@ -70,7 +70,7 @@ class JourneyActivities:
                 journey, person, params = notify.context(session, self.settings, notification)
                 mails = []
                 for role in notification.recipients:
-                    found = notify.recipients(session, journey, person, role)
+                    found = notify.recipients(session, journey, person, role, self.settings.platform_mailbox)
                     if not found:
                         notify.note_missing_address(session, notification, role)
                     mails.extend(found)

@@ -36,7 +36,9 @@ async def call_workflow(send: Callable[[], Awaitable[Any]]) -> Any:
                 raise refusal_problem(cause) from error
             raise Problem(409, "Le parcours a refusé cette action dans son état actuel.") from error
         except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
+            # "already completed" also answers an update that raced a continue-as-new: the next
+            # run takes it, so retry before concluding that the journey has ended.
+            if error.status == RPCStatusCode.NOT_FOUND and attempt == ATTEMPTS - 1:
                 raise Problem(409, "Ce parcours n'accepte plus d'action : il est terminé.") from error
             if attempt == ATTEMPTS - 1:
                 raise Problem(503, "Le moteur de parcours n'a pas pu traiter la demande ; réessayez.") from error

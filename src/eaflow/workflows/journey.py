@@ -172,6 +172,9 @@ class JourneyWorkflow:
     @workflow.update
     async def complete_task(self, completion: TaskCompletion) -> dict:
         task = self.s.tasks[completion.task_id]
+        if task.status == "completing" and task.outcome_hash == completion.outcome_hash:
+            # The same completion delivered twice while the first is applied: share its result.
+            await workflow.wait_condition(lambda: task.status != "completing")
         if task.status == "done":
             return task.result or {}
         if task.status != "open":
