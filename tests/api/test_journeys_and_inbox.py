@@ -209,3 +209,26 @@ async def test_inbox_pages_follow_due_dates(api, settings):
     bad = await api.request("GET", "/api/v1/tasks", MANAGER, params={"cursor": "%%%"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
     assert (await api.request("GET", "/api/v1/tasks", MANAGER, params={"overdue": "true"})).json()["items"] == []
+
+
+async def test_r6_waiting_list_order(api, settings):
+    from datetime import timedelta
+
+    earlier = (date.today() - timedelta(days=30)).isoformat()
+    order = [("seeking", earlier), ("leaving_esat", TODAY), ("employed", TODAY), ("about_to_be_hired", TODAY),
+             ("employed", earlier)]
+    ids = {}
+    for situation, prescribed_on in order:
+        body = intake(channel="cdaph", situation=situation, prescribed_on=prescribed_on)
+        if situation == "employed":
+            body["employer"] = {"name": "Mairie de Rennes", "kind": "public"}
+        created = await api.request("POST", "/api/v1/journeys", MANAGER, json=body)
+        ids[(situation, prescribed_on)] = created.json()["id"]
+    for journey_id in ids.values():
+        await api.wait_task(journey_id, "assign_counsellor", MANAGER)
+    listed = (await api.request("GET", "/api/v1/waiting-list", MANAGER)).json()["items"]
+    expected = [("employed", earlier), ("employed", TODAY), ("about_to_be_hired", TODAY),
+                ("leaving_esat", TODAY), ("seeking", earlier)]
+    assert [item["journey_id"] for item in listed] == [ids[key] for key in expected]
+    assert listed[0]["priority_group"] == 1 and listed[0]["days_waiting"] == 30
+    assert (await api.request("GET", "/api/v1/waiting-list", C1)).status_code == 403

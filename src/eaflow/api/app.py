@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from eaflow.api import journeys, misc, problems, tasks
+from eaflow.api import journeys, misc, problems, tasks, waiting_list
 from eaflow.settings import Settings, load_settings
 from eaflow.temporal_client import connect
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(misc.router)
     app.include_router(journeys.router)
     app.include_router(tasks.router)
+    app.include_router(waiting_list.router)
     return app
 
 
