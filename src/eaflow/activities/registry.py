@@ -28,7 +28,7 @@ class JourneyActivities:
 
     async def _in_transaction(self, work: Callable[..., Any], *args: Any) -> Any:
         def run() -> Any:
-            with session_scope(self.settings.db_url) as session:
+            with session_scope(self.settings.db_url, self.settings.db_busy_timeout_seconds) as session:
                 return work(session, *args)
 
         return await asyncio.to_thread(run)
@@ -66,7 +66,7 @@ class JourneyActivities:
         """Send the notification to every recipient; each mail is keyed so a retry sends it once."""
 
         def resolve():
-            with session_scope(self.settings.db_url) as session:
+            with session_scope(self.settings.db_url, self.settings.db_busy_timeout_seconds) as session:
                 journey, person, params = notify.context(session, self.settings, notification)
                 mails = []
                 for role in notification.recipients:

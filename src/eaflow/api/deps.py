@@ -26,7 +26,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_session(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[Session]:
-    with Session(engine_for(settings.db_url), expire_on_commit=False) as session:
+    with Session(engine_for(settings.db_url, settings.db_busy_timeout_seconds), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -78,7 +78,7 @@ def current_user(token: Annotated[str | None, Depends(oauth2)],
 def db_scope(settings: Settings) -> Iterator[Session]:
     """A short transaction; a database that does not answer becomes a 503 problem."""
     try:
-        with session_scope(settings.db_url) as session:
+        with session_scope(settings.db_url, settings.db_busy_timeout_seconds) as session:
             yield session
     except OperationalError as error:
         raise Problem(503, "La base de données ne répond pas ; réessayez dans un instant.") from error

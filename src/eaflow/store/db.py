@@ -11,20 +11,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 
-@lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+@lru_cache(maxsize=16)
+def engine_for(url: str, busy_timeout_seconds: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             cursor.close()
             # Let SQLAlchemy emit BEGIN itself so that `BEGIN IMMEDIATE` can take the write lock.
             dbapi_connection.isolation_level = None
@@ -38,9 +38,9 @@ def engine_for(url: str) -> Engine:
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
+def session_scope(url: str, busy_timeout_seconds: float = 30.0) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error."""
-    with Session(engine_for(url), expire_on_commit=False) as session:
+    with Session(engine_for(url, busy_timeout_seconds), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
