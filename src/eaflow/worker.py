@@ -4,11 +4,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from eaflow.activities.registry import JourneyActivities
+from eaflow.activity_logging import ActivityLogging
 from eaflow.notifications.registry import check_templates
+from eaflow.observability import REGISTRY, UP, configure_logging
 from eaflow.settings import Settings
 from eaflow.temporal_client import connect
 from eaflow.workflows.journey import JourneyWorkflow
@@ -25,16 +28,20 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         workflows=WORKFLOWS,
         activities=JourneyActivities(settings).all(),
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
+        interceptors=[ActivityLogging()],
     )
 
 
 async def run_worker(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("worker")
     check_templates()
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="0.0.0.0", registry=REGISTRY)
+        UP.labels("worker").set(1)
     client = await connect(settings)
     worker = build_worker(client, settings)
-    logging.getLogger("eaflow.worker").info("worker polling task queue %s on %s", settings.task_queue,
-                                            settings.temporal_address)
+    logging.getLogger("eaflow.worker").info(
+        "worker polling", extra={"component": "worker", "kind": settings.task_queue})
     await worker.run()
 
 

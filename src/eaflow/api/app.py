@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from eaflow.api import journeys, misc, problems, tasks, waiting_list
+from eaflow.api import journeys, misc, monitoring, problems, tasks, waiting_list
+from eaflow.observability import configure_logging
 from eaflow.settings import Settings, load_settings
 from eaflow.temporal_client import connect
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.temporal = TemporalHolder(settings)
     app.state.temporal.client = client
     problems.install(app)
+    monitoring.install(app)
     app.include_router(misc.router)
     app.include_router(journeys.router)
     app.include_router(tasks.router)
@@ -62,5 +64,5 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
 def app_from_env() -> FastAPI:
     """uvicorn factory: `uvicorn eaflow.api.app:app_from_env --factory`."""
-    logging.basicConfig(level=logging.INFO)
+    configure_logging("api")
     return create_app(load_settings())
