@@ -48,6 +48,32 @@ class Settings:
         return replace(self, data_dir=Path(data_dir))
 
 
+# Every variable load_settings reads, in its order. Keep it in step with load_settings:
+# tests/unit/test_compose.py checks that it is exactly what load_settings reads, that the compose
+# file sets nothing else and that the README's settings table documents nothing else.
+ENV_VARS: tuple[str, ...] = (
+    "EAFLOW_POLICY_FILE",
+    "EAFLOW_DEV_MAIL_DIR",
+    "EAFLOW_DATA_DIR",
+    "EAFLOW_DATABASE_URL",
+    "EAFLOW_TEMPORAL_ADDRESS",
+    "EAFLOW_TEMPORAL_NAMESPACE",
+    "EAFLOW_TASK_QUEUE",
+    "EAFLOW_SMTP_HOST",
+    "EAFLOW_SMTP_PORT",
+    "EAFLOW_SMTP_USER",
+    "EAFLOW_SMTP_PASSWORD",
+    "EAFLOW_SMTP_STARTTLS",
+    "EAFLOW_SMTP_TIMEOUT",
+    "EAFLOW_MAIL_FROM",
+    "EAFLOW_PLATFORM_MAILBOX",
+    "EAFLOW_PUBLIC_URL",
+    "EAFLOW_TOKEN_TTL_HOURS",
+    "EAFLOW_DB_BUSY_TIMEOUT",
+    "EAFLOW_WORKER_METRICS_PORT",
+)
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     policy = env.get("EAFLOW_POLICY_FILE")

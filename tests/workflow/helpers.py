@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 from sqlmodel import select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from eaflow.intake import IntakeRequest, journey_input, new_journey_id, record_prescription, start_journey
@@ -73,9 +73,11 @@ async def update_across_continue_as_new(handle, update, arg, *, id: str):
     """An update that races a continue-as-new is refused as 'already completed': send it again."""
     for attempt in range(5):
         try:
-            return await handle.execute_update(update, arg, id=id)
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND or attempt == 4:
+            # An update admitted just as the run continues as new can be lost on the time-skipping
+            # server (sdk-python issue 826): give up waiting and send it again, same id.
+            return await asyncio.wait_for(handle.execute_update(update, arg, id=id), timeout=20)
+        except (RPCError, asyncio.TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            if isinstance(error, RPCError) and error.status != RPCStatusCode.NOT_FOUND or attempt == 4:
                 raise
             await asyncio.sleep(0.2)
 
@@ -88,8 +90,8 @@ async def snapshot_of(handle):
     """The journey's live state; a query that lands during a continue-as-new is asked again."""
     for attempt in range(5):
         try:
-            return await handle.query(JourneyWorkflow.snapshot)
-        except RPCError:
+            return await asyncio.wait_for(handle.query(JourneyWorkflow.snapshot), timeout=20)
+        except (RPCError, asyncio.TimeoutError):
             if attempt == 4:
                 raise
             await asyncio.sleep(0.5)

@@ -273,17 +273,21 @@ class JourneyWorkflow:
             raise RuntimeError(f"transition {self.s.state.value} -> {state.value} is not in the table")
         self.s.state = state
 
-    async def _open_task(self, kind: str, *, due: str, sort_key: str | None = None) -> TaskView:
-        """Open a task once: after continue-as-new the open task of this kind is found again."""
+    async def _open_task(self, kind: str, *, due: str, sort_key: str | None = None, step: str | None = None) -> TaskView:
+        """Open the task of a step once: after continue-as-new the step finds its task again,
+        open or already done (a completion that landed just before the continue-as-new)."""
+        step = step or kind
         for task in self.s.tasks.values():
-            if task.kind == kind and task.status in ("open", "completing"):
-                return task
+            if task.status == "cancelled":
+                continue
+            if task.step == step or (not task.step and task.kind == kind and task.status != "done"):
+                return task  # (snapshots from before steps were recorded match by kind)
         spec = TASK_KINDS[kind]
         self.s.task_seq += 1
         now = workflow.now()
         assignee = self.s.counsellor_id if spec.assigned_to_counsellor else None
         task = TaskView(
-            id=f"{self.inp.journey_id}-t{self.s.task_seq}", kind=kind, assignee_id=assignee,
+            id=f"{self.inp.journey_id}-t{self.s.task_seq}", kind=kind, step=step, assignee_id=assignee,
             candidate_role=spec.candidate_role, created_at=now,
         )
         # Known to the workflow before the inbox shows it: a completion can never arrive first.
@@ -348,8 +352,10 @@ class JourneyWorkflow:
     async def _continue_as_new_if_due(self) -> None:
         if not self._history_is_long():
             return
-        await workflow.wait_condition(workflow.all_handlers_finished)
         policy = Policy.model_validate(await steps.current_policy())
+        # No await between the last handler finishing and the continue-as-new: an update admitted
+        # meanwhile would otherwise be cut off half-applied.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         self.s.continued_runs += 1
         workflow.continue_as_new(JourneyInput(
             journey_id=self.inp.journey_id, platform_id=self.inp.platform_id, facts=self.inp.facts,

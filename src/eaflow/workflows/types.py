@@ -94,7 +94,8 @@ class TaskView(BaseModel):
 
     id: str
     kind: str
-    status: str = "open"  # open | done | cancelled
+    step: str = ""  # the procedure step that opened it: one task per step
+    status: str = "open"  # open | completing | done | cancelled
     assignee_id: str | None = None
     candidate_role: str | None = None
     outcome_hash: str | None = None
