@@ -1,0 +1,176 @@
+"""What every procedure of a journey shares: its state, and the steps written once.
+
+Open a task for a step, wait for it with reminders, trace a step, notify, move the journey along
+the transition table, apply a task completion, and continue as new before the history grows
+large. Workflow code only (imported inside the journey workflow's sandbox).
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Awaitable, Callable
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from eaflow.durations import Duration
+from eaflow.policy import Policy
+from eaflow.workflows import steps, transitions
+from eaflow.workflows.task_kinds import TASK_KINDS
+from eaflow.workflows.types import (
+    JourneyInput,
+    JourneySnapshot,
+    JourneyState,
+    Notification,
+    StepRecord,
+    TaskClosure,
+    TaskCompletion,
+    TaskSpec,
+    TaskView,
+)
+
+# Completed tasks kept in the snapshot so that a completion retried after continue-as-new is still
+# recognised (update ids deduplicate within one run only).
+KEEP_DONE_TASKS = 50
+_ZERO = timedelta(0)
+
+
+class JourneyContext:
+    def __init__(self, inp: JourneyInput) -> None:
+        self.inp = inp
+        self.policy: Policy = inp.policy
+        self.s: JourneySnapshot = inp.snapshot.model_copy(deep=True) if inp.snapshot else JourneySnapshot()
+
+    @property
+    def journey_id(self) -> str:
+        return self.inp.journey_id
+
+    def enter(self, state: JourneyState) -> None:
+        if not transitions.allowed(self.s.state, state):
+            # A bug, not a user error: failing the workflow task keeps the journey intact until fixed.
+            raise RuntimeError(f"transition {self.s.state.value} -> {state.value} is not in the table")
+        self.s.state = state
+
+    # ------------------------------------------------------------------ tasks
+
+    async def open_task(self, kind: str, *, due: str, sort_key: str | None = None, step: str | None = None) -> TaskView:
+        """Open the task of a step once: after continue-as-new the step finds its task again,
+        open or already done (a completion that landed just before the continue-as-new)."""
+        step = step or kind
+        for task in self.s.tasks.values():
+            if task.status == "cancelled":
+                continue
+            if task.step == step or (not task.step and task.kind == kind and task.status != "done"):
+                return task  # (snapshots from before steps were recorded match by kind)
+        spec = TASK_KINDS[kind]
+        self.s.task_seq += 1
+        now = workflow.now()
+        assignee = self.s.counsellor_id if spec.assigned_to_counsellor else None
+        task = TaskView(
+            id=f"{self.journey_id}-t{self.s.task_seq}", kind=kind, step=step, assignee_id=assignee,
+            candidate_role=spec.candidate_role, created_at=now,
+        )
+        # Known to the workflow before the inbox shows it: a completion can never arrive first.
+        self.s.tasks[task.id] = task
+        await steps.open_task(TaskSpec(
+            id=task.id, journey_id=self.journey_id, platform_id=self.inp.platform_id, kind=kind,
+            title=spec.title, assignee_id=assignee, candidate_role=spec.candidate_role, created_at=now,
+            due_at=Duration.parse(due).after(now), sort_key=sort_key,
+        ))
+        return task
+
+    async def until_done(self, task: TaskView, every: str, reminder_kind: str, recipients: list[str]) -> TaskView:
+        """Wait for a task, reminding its recipients every `every` until it is done."""
+        interval = Duration.parse(every)
+        task = self.s.tasks[task.id]
+        while task.status != "done":
+            await self.continue_as_new_if_due()
+            now = workflow.now()
+            if task.next_reminder_at is None:
+                task.next_reminder_at = interval.after(task.created_at or now)
+            try:
+                await workflow.wait_condition(
+                    lambda: task.status == "done" or self.history_is_long(),
+                    timeout=max(task.next_reminder_at - now, _ZERO),
+                )
+            except asyncio.TimeoutError:
+                if task.status == "done":
+                    break
+                task.reminders_sent += 1
+                task.next_reminder_at = interval.after(task.next_reminder_at)
+                await self.notify(
+                    f"{task.id}/reminder-{task.reminders_sent}", reminder_kind,
+                    [f"user:{task.assignee_id}" if r == "assignee" else r for r in recipients],
+                    task_id=task.id, reminder_number=task.reminders_sent,
+                )
+        return task
+
+    async def complete(self, completion: TaskCompletion,
+                       apply: Callable[[TaskView, TaskCompletion], Awaitable[None]]) -> dict:
+        """Apply a completion once; a duplicate shares the first result, a different one is refused."""
+        task = self.s.tasks[completion.task_id]
+        if task.status == "completing" and task.outcome_hash == completion.outcome_hash:
+            # The same completion delivered twice while the first is applied: share its result.
+            await workflow.wait_condition(lambda: task.status != "completing")
+        if task.status == "done":
+            return task.result or {}
+        if task.status != "open":
+            raise ApplicationError("Cette tâche est déjà en cours de traitement.", type="Conflict")
+        task.status, task.outcome_hash = "completing", completion.outcome_hash
+        try:
+            await apply(task, completion)
+        except ApplicationError:
+            task.status, task.outcome_hash = "open", None
+            raise
+        now = workflow.now()
+        await steps.close_task(TaskClosure(
+            task_id=task.id, journey_id=self.journey_id, status="done", outcome=completion.outcome,
+            outcome_hash=completion.outcome_hash, completed_by=completion.actor_id, completed_at=now,
+        ))
+        task.status, task.outcome = "done", completion.outcome
+        task.result = {"task_id": task.id, "status": "done", "completed_by": completion.actor_id,
+                       "completed_at": now.isoformat()}
+        self._forget_old_tasks()
+        return task.result
+
+    def _forget_old_tasks(self) -> None:
+        done = [t for t in self.s.tasks.values() if t.status in ("done", "cancelled")]
+        for task in done[:-KEEP_DONE_TASKS]:
+            del self.s.tasks[task.id]
+
+    # ------------------------------------------------------------------ trace and mail
+
+    async def record(self, step: str, action: str, *, fields: dict | None = None, detail: dict | None = None,
+                     actor: dict | None = None) -> None:
+        actor_id = (actor or {}).get("completed_by")
+        await steps.record(StepRecord(
+            journey_id=self.journey_id, step_key=f"{self.journey_id}/{step}", action=action,
+            state=self.s.state.value, fields=fields or {}, actor_kind="user" if actor_id else "system",
+            actor_id=actor_id, detail=detail or {}, at=workflow.now(),
+        ))
+
+    async def notify(self, step: str, kind: str, recipients: list[str], **params) -> None:
+        await steps.notify(Notification(
+            key=f"{self.journey_id}/{step}", kind=kind, journey_id=self.journey_id,
+            recipients=recipients, params=params,
+        ))
+
+    # ------------------------------------------------------------------ years-long life
+
+    def history_is_long(self) -> bool:
+        info = workflow.info()
+        return (info.get_current_history_length() >= self.policy.workflow.history_event_limit
+                or info.is_continue_as_new_suggested())
+
+    async def continue_as_new_if_due(self) -> None:
+        if not self.history_is_long():
+            return
+        policy = Policy.model_validate(await steps.current_policy())
+        # No await between the last handler finishing and the continue-as-new: an update admitted
+        # meanwhile would otherwise be cut off half-applied.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self.s.continued_runs += 1
+        workflow.continue_as_new(JourneyInput(
+            journey_id=self.journey_id, platform_id=self.inp.platform_id, facts=self.inp.facts,
+            policy=policy, snapshot=self.s,
+        ))

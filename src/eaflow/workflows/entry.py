@@ -1,0 +1,158 @@
+"""A beneficiary's entry (§I.C, §II, §III of the cahier des charges), read top to bottom.
+
+The prescription is examined (R1–R5); a SPE prescription is brought to the CDAPH's knowledge (R2);
+the decision is notified (R4); the person waits on the list in R6 order until a manager designates
+a counsellor within capacity (R7, R8); the counsellor does the shared evaluation (R9).
+"""
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from eaflow.workflows import rules, steps
+from eaflow.workflows.context import JourneyContext
+from eaflow.workflows.types import (
+    AssignmentRequest,
+    EvaluationRecord,
+    JourneyState,
+    Situation,
+    TaskCompletion,
+    TaskView,
+)
+
+
+class EntryProcedure:
+    TASK_KINDS = frozenset({"notify_cdaph", "assign_counsellor", "shared_evaluation"})
+
+    def __init__(self, ctx: JourneyContext) -> None:
+        self.ctx = ctx
+        self.intake_answered = ctx.inp.snapshot is not None
+
+    async def run(self) -> None:
+        s = self.ctx.s
+        if s.state is JourneyState.prescribed:
+            await self.r1_r5_examine_prescription()
+            if s.state is JourneyState.refused:
+                return
+        if s.state in (JourneyState.consent, JourneyState.cdaph_notified):
+            if self.ctx.inp.facts.channel.is_spe and not s.cdaph_informed:
+                await self.r2_bring_to_cdaph_knowledge()
+            await self.r4_notify_entry_decision()
+            await self.enter_waiting_list()
+        if s.state is JourneyState.waiting_list:
+            await self.r7_r8_admit_from_waiting_list()
+        if s.state is JourneyState.admitted and not s.evaluation_done:
+            await self.r9_shared_evaluation()
+
+    async def r1_r5_examine_prescription(self) -> None:
+        ctx, facts = self.ctx, self.ctx.inp.facts
+        refusal = rules.evaluate_intake(facts, workflow.now().date())
+        if refusal:
+            ctx.enter(JourneyState.refused)
+            ctx.s.refusal = refusal
+            reasons = [r.model_dump() for r in refusal]
+            await ctx.record("intake", "intake_refused", fields={"refusal": reasons}, detail={"refusal": reasons})
+            self.intake_answered = True
+            await ctx.notify("intake-refused", "intake_refused", ["prescriber"], refusals=reasons)
+            return
+        ctx.enter(JourneyState.consent)
+        await ctx.record(
+            "intake", "intake_accepted",
+            detail={"rules": ["R1", "R2", "R3", "R5"], "consent_by": facts.consent.by.value if facts.consent else None},
+        )
+        self.intake_answered = True
+
+    async def r2_bring_to_cdaph_knowledge(self) -> None:
+        ctx, intake = self.ctx, self.ctx.policy.intake
+        task = await ctx.open_task("notify_cdaph", due=intake.cdaph_notification_due)
+        await ctx.notify("cdaph-needed", "cdaph_notification_needed", ["platform"], task_id=task.id)
+        task = await ctx.until_done(task, intake.cdaph_reminder_every, "cdaph_notification_reminder", ["platform"])
+        ctx.s.cdaph_informed = True
+        ctx.enter(JourneyState.cdaph_notified)
+        outcome = task.outcome or {}
+        await ctx.record(
+            "cdaph-informed", "cdaph_informed", actor=task.result,
+            fields={"cdaph_informed_on": outcome.get("informed_on"), "cdaph_informed_how": outcome.get("how")},
+            detail={"rule": "R2", **outcome},
+        )
+
+    async def r4_notify_entry_decision(self) -> None:
+        ctx = self.ctx
+        if ctx.s.entry_notified:
+            return
+        mails = [
+            ctx.notify("entry-decision/person", "entry_decision_person", ["person"], waiting=True),
+            ctx.notify("entry-decision/platform", "entry_decision_platform", ["platform"]),
+        ]
+        if ctx.inp.facts.situation is Situation.employed and ctx.inp.facts.has_employer:
+            mails.append(ctx.notify("entry-decision/employer", "entry_decision_employer", ["employer"]))
+        await asyncio.gather(*mails)
+        ctx.s.entry_notified = True
+
+    async def enter_waiting_list(self) -> None:
+        ctx, facts = self.ctx, self.ctx.inp.facts
+        ctx.enter(JourneyState.waiting_list)
+        await ctx.record(
+            "waiting-list", "waiting_list_entered",
+            fields={"waiting_key": rules.r6_waiting_list_key(facts.situation, facts.prescribed_on)},
+            detail={"rule": "R6", "priority_group": rules.r6_priority_group(facts.situation)},
+        )
+
+    async def r7_r8_admit_from_waiting_list(self) -> None:
+        ctx, facts, waiting = self.ctx, self.ctx.inp.facts, self.ctx.policy.waiting_list
+        task = await ctx.open_task(
+            "assign_counsellor", due=waiting.assignment_due,
+            sort_key=rules.r6_waiting_list_key(facts.situation, facts.prescribed_on),
+        )
+        await ctx.notify("assignment-needed", "assignment_needed", ["platform"], task_id=task.id)
+        task = await ctx.until_done(task, waiting.assignment_reminder_every, "assignment_reminder", ["platform"])
+        # The completion has designated the counsellor, capacity checked atomically (R7, R8).
+        now = workflow.now()
+        ctx.enter(JourneyState.admitted)
+        ctx.s.admitted_at = now
+        await ctx.record(
+            "admitted", "admitted", actor=task.result,
+            fields={
+                "admitted_on": now.date().isoformat(),
+                "admission_delay_days": (now.date() - facts.prescribed_on).days,
+                "counsellor_id": ctx.s.counsellor_id,
+            },
+            detail={"rules": ["R7", "R8"], "counsellor_id": ctx.s.counsellor_id},
+        )
+        await ctx.notify("admission/person", "admission_person", ["person"])
+
+    async def r9_shared_evaluation(self) -> None:
+        ctx, admission = self.ctx, self.ctx.policy.admission
+        task = await ctx.open_task("shared_evaluation", due=admission.shared_evaluation_due)
+        await ctx.notify("admission/counsellor", "admission_counsellor", ["counsellor"], task_id=task.id)
+        await ctx.until_done(task, admission.shared_evaluation_reminder_every, "task_reminder", ["assignee"])
+        ctx.s.evaluation_done = True
+
+    # ------------------------------------------------------------------ completions of its tasks
+
+    def validate(self, task: TaskView, completion: TaskCompletion) -> None:
+        if task.kind == "assign_counsellor":
+            validate_capacity(completion.facts.get("caseload"), completion.facts.get("fte"))
+
+    async def apply(self, task: TaskView, completion: TaskCompletion) -> None:
+        ctx = self.ctx
+        if task.kind == "assign_counsellor":
+            counsellor_id = completion.outcome["counsellor_id"]
+            await steps.assign_counsellor(AssignmentRequest(
+                journey_id=ctx.journey_id, counsellor_id=counsellor_id, actor_id=completion.actor_id,
+                step_key=f"{task.id}/assign", reason="admission", at=workflow.now(),
+            ))
+            ctx.s.counsellor_id = counsellor_id
+        elif task.kind == "shared_evaluation":
+            await steps.record_evaluation(EvaluationRecord(
+                journey_id=ctx.journey_id, outcome=completion.outcome, recorded_by=completion.actor_id,
+            ))
+
+
+def validate_capacity(caseload, fte) -> None:
+    """R7, in an update validator: the facts come from the API, the rule from rules.py."""
+    refusal = rules.r7_can_take_one_more(int(caseload or 0), float(fte or 0))
+    if refusal:
+        raise ApplicationError(refusal.detail, refusal.model_dump(), type="RuleRefused")
