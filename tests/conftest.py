@@ -1,10 +1,20 @@
-"""Shared fixtures: real SQLite files, a real SMTP server, real Temporal servers (never downloaded)."""
+"""Shared fixtures: real SQLite files and a real PostgreSQL server, a real SMTP server, real Temporal
+servers (never downloaded).
+
+`settings` is parametrized by database backend (ids `sqlite` and `postgresql`): every test that
+uses it runs twice, each time on a fresh database migrated to head. A directory's conftest may pin
+one backend by overriding `db_backend` (tests/workflow does: the time-skipping tests stay on SQLite).
+The PostgreSQL server (tests/pg.py) starts once per test process (per xdist worker), the first
+time a test needs it; each test gets its own database, copied from a migrated template.
+"""
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -12,9 +22,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from eaflow import accounts
 from eaflow.settings import Settings
-from eaflow.store.db import session_scope
+from eaflow.store.db import engine_for, session_scope
 from eaflow.store.migrate import upgrade
+from tests.pg import PostgresServer
 from tests.smtp_fixture import smtp_server  # noqa: F401  (fixture)
+
+BACKENDS = ["sqlite", "postgresql"]
 
 PASSWORD = "mot-de-passe-de-test"
 
@@ -49,11 +62,18 @@ async def local_env(tmp_path_factory):
     await env.shutdown()
 
 
+@functools.lru_cache(maxsize=None)
+def _password_hash(password: str, _hash=accounts.hash_password) -> str:
+    """One real argon2id hash per test process, shared by the seeded users (argon2 costs ~0.3 s a hash)."""
+    return _hash(password)
+
+
 class Platform:
     """A seeded platform: ids of its platform, manager, counsellors and prescriber."""
 
     def __init__(self, settings: Settings):
-        with session_scope(settings.db_url) as session:
+        with session_scope(settings.db_url) as session, \
+                mock.patch.object(accounts, "hash_password", _password_hash):
             platform = accounts.create_platform(session, "35", "Plateforme d'Ille-et-Vilaine",
                                                 operator="Association Trajectoires 35", mailbox="plateforme35@test.fr")
             self.platform_id = platform.id
@@ -67,13 +87,40 @@ class Platform:
                                                    platform_id=platform.id, display_name="France Travail Rennes").id
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server per test process (see tests/pg.py), stopped and deleted at the end."""
+    server = PostgresServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def settings(tmp_path, smtp_server) -> Settings:  # noqa: F811
+def database_url(db_backend, tmp_path, request):
+    """A fresh database for this test, migrated to head (`upgrade()` ran on it), on `db_backend`."""
+    if db_backend == "sqlite":
+        url = f"sqlite:///{(tmp_path / 'var' / 'eaflow.db').resolve()}"
+        upgrade(url)
+        yield url
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    upgrade(url)  # a copy of the migrated template: this only checks that it is at head
+    yield url
+    engine_for(url).dispose()
+    server.drop_database(url)
+
+
+@pytest.fixture
+def settings(tmp_path, smtp_server, database_url) -> Settings:  # noqa: F811
     data_dir = tmp_path / "var"
-    settings = Settings(data_dir=data_dir, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
-                        task_queue=f"eaflow-test-{tmp_path.name}", public_url="http://test")
-    upgrade(settings.db_url)
-    return settings
+    return Settings(data_dir=data_dir, database_url=database_url, smtp_host=smtp_server.host,
+                    smtp_port=smtp_server.port, task_queue=f"eaflow-test-{tmp_path.name}", public_url="http://test")
 
 
 @pytest.fixture

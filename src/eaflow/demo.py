@@ -216,7 +216,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         key="evaluation_done",
-        description="admis avec Sophie Bernard, évaluation partagée faite",
+        description="admis avec Sophie Bernard, évaluation partagée faite, convention à rédiger",
         submitted_by=MANAGER,
         intake=lambda today: _intake(
             today, first_name="Yann", last_name="Le Gall", birth_date=_years_ago(today, 52, 75),

@@ -45,6 +45,15 @@ class AdmissionPolicy(_Section):
     shared_evaluation_reminder_every: str = Field("P14D", description="R9: reminder to the counsellor")
 
 
+class ConventionPolicy(_Section):
+    draft_due: str = Field("P1M", description="R10: time for the counsellor to draft the convention after the shared evaluation")
+    draft_reminder_every: str = Field("P14D", description="R10: reminder to the counsellor while the convention is not drafted")
+    signature_link_valid_for: str = Field("P30D", description="R10: lifetime of a personal signing link sent by mail")
+    signature_reminder_every: str = Field("P7D", description="R10: reminder to every party that has not signed yet")
+    signature_escalation_after: str = Field(
+        "P21D", description="R10: alert to the counsellor when the convention is still unsigned this long after it was sent")
+
+
 class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
@@ -57,6 +66,7 @@ class Policy(BaseModel):
     intake: IntakePolicy = IntakePolicy()
     waiting_list: WaitingListPolicy = WaitingListPolicy()
     admission: AdmissionPolicy = AdmissionPolicy()
+    convention: ConventionPolicy = ConventionPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()
 
 

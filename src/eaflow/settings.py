@@ -33,6 +33,9 @@ class Settings:
     db_busy_timeout_seconds: float = 30.0
     worker_metrics_port: int = 0
     dev_mail_dir: Path | None = field(default=None)
+    # HMAC key of the personal signing links (eaflow/signing.py); empty: a key generated once in
+    # DATA_DIR/secret_key (the embedded stack). Production sets it, the same for the API and workers.
+    secret_key: str = ""
 
     @property
     def sqlite_default_url(self) -> str:
@@ -71,6 +74,7 @@ ENV_VARS: tuple[str, ...] = (
     "EAFLOW_TOKEN_TTL_HOURS",
     "EAFLOW_DB_BUSY_TIMEOUT",
     "EAFLOW_WORKER_METRICS_PORT",
+    "EAFLOW_SECRET_KEY",
 )
 
 
@@ -98,4 +102,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_busy_timeout_seconds=float(env.get("EAFLOW_DB_BUSY_TIMEOUT", "30")),
         worker_metrics_port=int(env.get("EAFLOW_WORKER_METRICS_PORT", "0")),
         dev_mail_dir=Path(dev_mail) if dev_mail else None,
+        secret_key=env.get("EAFLOW_SECRET_KEY", ""),
     )

@@ -57,10 +57,10 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EAFLOW_")}
 
 
-def eaflow(data_dir: Path, *argv: str, stdin: str = "") -> str:
+def eaflow(data_dir: Path, *argv: str, stdin: str = "", env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         [*CLI, *argv, "--data-dir", str(data_dir)],
-        input=stdin, capture_output=True, text=True, env=clean_env(), timeout=120,
+        input=stdin, capture_output=True, text=True, env={**clean_env(), **(env or {})}, timeout=120,
     )
     assert done.returncode == 0, f"eaflow {' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -121,8 +121,10 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
 class Stack:
     """One `eaflow up` process and what it takes to talk to it and to stop it."""
 
-    def __init__(self, data_dir: Path, ports: dict[str, int], policy: Path, log: Path):
+    def __init__(self, data_dir: Path, ports: dict[str, int], policy: Path, log: Path,
+                 env: dict[str, str] | None = None):
         self.data_dir, self.ports, self.policy, self.log = data_dir, ports, policy, log
+        self.env = env or {}
         self.url = f"http://127.0.0.1:{ports['api']}"
         self.process: subprocess.Popen | None = None
         self.children: set[int] = set()
@@ -133,7 +135,7 @@ class Stack:
                 [*CLI, "up", "--data-dir", str(self.data_dir), "--port", str(self.ports["api"]),
                  "--temporal-port", str(self.ports["temporal"]), "--ui-port", str(self.ports["ui"]),
                  "--mail-port", str(self.ports["mail"]), "--policy", str(self.policy)],
-                stdout=log, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, env={**clean_env(), **self.env}, start_new_session=True,
             )
         wait_until(self._healthy, 150, f"{self.url}/healthz (log: {self.log})", interval=1)
         self.children = descendants(self.process.pid)
@@ -240,7 +242,20 @@ def is_cdaph_reminder(mail: dict) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
-def test_up_runs_a_journey_to_admission_and_a_restart_finds_it_intact(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request):
+    """The environment that picks the records database of `eaflow up`: its default SQLite file under
+    the data dir, or a new, empty (never migrated) database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database(migrated=False)
+    yield {"EAFLOW_DATABASE_URL": url}
+    server.drop_database(url)
+
+
+def test_up_runs_a_journey_to_admission_and_a_restart_finds_it_intact(tmp_path, database_env):
     data_dir = tmp_path / "data"
     policy = tmp_path / "policy.toml"
     policy.write_text(SECONDS_POLICY)
@@ -248,17 +263,18 @@ def test_up_runs_a_journey_to_admission_and_a_restart_finds_it_intact(tmp_path):
     ports = {"api": api_port, "temporal": temporal_port, "ui": ui_port, "mail": mail_port}
 
     # Accounts through the CLI, before the stack runs.
-    eaflow(data_dir, "db", "upgrade")
+    env = database_env
+    eaflow(data_dir, "db", "upgrade", env=env)
     eaflow(data_dir, "platform", "add", "--department", "35", "--name", "Plateforme emploi accompagné 35",
-           "--operator", "Association Trajectoires 35")
+           "--operator", "Association Trajectoires 35", env=env)
     eaflow(data_dir, "user", "add", "--email", "manager@e2e.test", "--role", "manager", "--password-stdin",
-           stdin=PASSWORD + "\n")
+           stdin=PASSWORD + "\n", env=env)
     eaflow(data_dir, "user", "add", "--email", "prescripteur@e2e.test", "--role", "prescriber",
-           "--password-stdin", stdin=PASSWORD + "\n")
+           "--password-stdin", stdin=PASSWORD + "\n", env=env)
     counsellor_id = user_id(eaflow(data_dir, "user", "add", "--email", "conseiller@e2e.test", "--role", "counsellor",
-                                   "--fte", "1", "--password-stdin", stdin=PASSWORD + "\n"))
+                                   "--fte", "1", "--password-stdin", stdin=PASSWORD + "\n", env=env))
 
-    stack = Stack(data_dir, ports, policy, tmp_path / "up.log")
+    stack = Stack(data_dir, ports, policy, tmp_path / "up.log", env=env)
     api = Api(stack.url)
     try:
         stack.start()
@@ -317,6 +333,23 @@ def test_up_runs_a_journey_to_admission_and_a_restart_finds_it_intact(tmp_path):
     finally:
         api.close()
         stack.kill()
+
+    if "EAFLOW_DATABASE_URL" in env:
+        # Everything went to PostgreSQL: no SQLite file was made, and the records are there.
+        assert not (data_dir / "eaflow.db").exists()
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(env["EAFLOW_DATABASE_URL"], poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                admitted = connection.execute(sa.text("SELECT admitted_on FROM journey WHERE id = :id"),
+                                              {"id": journey_id})
+                assert admitted.scalar_one() is not None
+                done = connection.execute(sa.text(
+                    "SELECT count(*) FROM task_completion WHERE journey_id = :id AND status = 'done'"), {"id": journey_id})
+                assert done.scalar_one() == 3  # notify_cdaph, assign_counsellor, shared_evaluation
+        finally:
+            engine.dispose()
 
 
 def test_up_refuses_a_taken_port_and_starts_nothing(tmp_path):
@@ -423,8 +456,9 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
         assert stage("france_travail_waiting_cdaph")[1] == {"notify_cdaph"}
         assert stage("cdaph_waiting_list") == ("waiting_list", {"assign_counsellor"})
         assert stage("admitted_evaluation_open") == ("admitted", {"shared_evaluation"})
-        assert stage("evaluation_done")[0] == "admitted"
-        assert "shared_evaluation" not in stage("evaluation_done")[1]
+        # Evaluated, the journey goes on to the convention (R10): the counsellor's draft is open.
+        wait_until(lambda: stage("evaluation_done") == ("convention", {"draft_convention"}), 30,
+                   "the evaluated demo journey to wait for its convention's draft")
         for account in demo.DEMO_ACCOUNTS:
             login = http.post("/api/v1/auth/token", data={"username": account.email, "password": demo.DEMO_PASSWORD})
             assert login.status_code == 200, account.email

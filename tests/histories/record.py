@@ -1,26 +1,40 @@
-"""Record journey histories for the replay test: `python -m tests.histories.record`.
+"""Record journey histories for the replay test: `python -m tests.histories.record [NAME ...]`.
 
 Run it when a new workflow shape ships, and commit the JSON files: from then on, every change to
 the workflow code must replay them (or be guarded by `workflow.patched`).
+
+Without names it records only the histories that are not recorded yet: a history recorded by an
+older version of the code is the point of the replay test, so it is never overwritten unless named.
+- entry_refused, entry_spe_to_evaluation: the entry (recorded before the convention existed: these
+  end waiting after the shared evaluation, the shape of the journeys started then);
+- convention_refused_redrafted_signed: the convention (R10) drafted, refused by the employer,
+  re-drafted, reminded, signed by every party over the public signing pages, then accompaniment.
 """
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from eaflow.api.app import create_app
 from eaflow.policy import Policy
 from eaflow.settings import Settings
+from eaflow.store.db import session_scope
 from eaflow.store.migrate import upgrade
+from eaflow.store.models import Journey
 from tests.conftest import Platform, binary
 from tests.smtp_fixture import SmtpServer
 from tests.workflow.helpers import complete, intake, open_tasks, running_worker, start, today
 
 HERE = Path(__file__).parent
+NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed")
 
 
 async def wait_task(settings, journey_id, kind):
@@ -32,31 +46,96 @@ async def wait_task(settings, journey_id, kind):
     raise RuntimeError(kind)
 
 
-async def main() -> None:
+async def wait_link(smtp: SmtpServer, to: str, count: int) -> str:
+    for _ in range(300):
+        found = [m for m in list(smtp.messages) if m["X-Eaflow-Kind"] == "convention_to_sign" and m["To"] == to]
+        if len(found) >= count:
+            body = found[count - 1].get_body(("plain",)).get_content()
+            return re.search(r"http://test(/signature/\S+)", body).group(1)
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"no link {count} to {to}")
+
+
+async def entry(env, settings, platform) -> dict[str, str]:
+    refused, _ = await start(env.client, settings, platform,
+                             intake(person={"first_name": "A", "last_name": "B", "birth_date": "2015-01-01"}),
+                             Policy())
+    journey_id, _ = await start(env.client, settings, platform, intake(channel="france_travail"), Policy())
+    task = await wait_task(settings, journey_id, "notify_cdaph")
+    await env.sleep(timedelta(days=8))
+    await complete(env.client, task, {"informed_on": today(), "how": "courrier"}, platform.manager)
+    assign = await wait_task(settings, journey_id, "assign_counsellor")
+    await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
+                   caseload=0, fte=1.0)
+    evaluation = await wait_task(settings, journey_id, "shared_evaluation")
+    await complete(env.client, evaluation, {"evaluated_on": today(), "wishes": "w", "needs": "n",
+                                            "resources": "r"}, platform.counsellor)
+    return {"entry_refused": refused, "entry_spe_to_evaluation": journey_id}
+
+
+async def convention(env, settings, platform, smtp) -> dict[str, str]:
+    person, employer = "lea.martin@example.fr", "rh@durand.fr"
+    draft_outcome = {
+        "workplace_modalities": "Une visite par mois sur le poste.", "rhythm": "Tous les quinze jours.",
+        "person_signatory": {"name": "Léa Martin", "email": person},
+        "employer": {"name": "Boulangerie Durand", "signatory": {"name": "Paul Durand", "email": employer}},
+    }
+    journey_id, _ = await start(env.client, settings, platform, intake(
+        situation="employed", employer={"name": "Boulangerie Durand", "email": employer}), Policy())
+    assign = await wait_task(settings, journey_id, "assign_counsellor")
+    await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager, caseload=0, fte=1.0)
+    evaluation = await wait_task(settings, journey_id, "shared_evaluation")
+    await complete(env.client, evaluation, {"evaluated_on": today(), "wishes": "w", "needs": "n", "resources": "r"},
+                   platform.counsellor)
+    app = create_app(settings, client=env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60) as http:
+        draft = await wait_task(settings, journey_id, "draft_convention")
+        await complete(env.client, draft, draft_outcome, platform.counsellor)
+        await complete(env.client, await wait_task(settings, journey_id, "sign_convention"), {"decision": "sign"},
+                       platform.manager)
+        refused = await http.post(await wait_link(smtp, employer, 1), data={
+            "decision": "refuse", "signer_name": "Paul Durand", "reason": "Annoncer les visites à l'avance."})
+        assert refused.status_code == 200, refused.text
+        redraft = await wait_task(settings, journey_id, "draft_convention")
+        await complete(env.client, redraft, {**draft_outcome, "workplace_modalities": "Une visite annoncée."},
+                       platform.counsellor)
+        person_link, employer_link = await wait_link(smtp, person, 2), await wait_link(smtp, employer, 2)
+        await env.sleep(timedelta(days=8))  # a reminder to every unsigned party
+        for link, name in ((employer_link, "Paul Durand"), (person_link, "Léa Martin")):
+            signed = await http.post(link, data={"decision": "sign", "signer_name": name, "agree": "yes"})
+            assert signed.status_code == 200, signed.text
+        await complete(env.client, await wait_task(settings, journey_id, "sign_convention"), {"decision": "sign"},
+                       platform.manager)
+    for _ in range(200):
+        with session_scope(settings.db_url) as session:
+            if session.get(Journey, journey_id).state == "accompaniment":
+                break
+        await asyncio.sleep(0.05)
+    else:
+        raise RuntimeError("the convention was not signed")
+    return {"convention_refused_redrafted_signed": journey_id}
+
+
+async def main(names: list[str]) -> None:
     smtp = SmtpServer().start()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), smtp_host=smtp.host, smtp_port=smtp.port, task_queue="record")
+        settings = Settings(data_dir=Path(tmp), smtp_host=smtp.host, smtp_port=smtp.port, task_queue="record",
+                            public_url="http://test")
         upgrade(settings.db_url)
         platform = Platform(settings)
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter)
         try:
             async with running_worker(env.client, settings):
-                refused, _ = await start(env.client, settings, platform,
-                                         intake(person={"first_name": "A", "last_name": "B", "birth_date": "2015-01-01"}),
-                                         Policy())
-                journey_id, _ = await start(env.client, settings, platform, intake(channel="france_travail"), Policy())
-                task = await wait_task(settings, journey_id, "notify_cdaph")
-                await env.sleep(timedelta(days=8))
-                await complete(env.client, task, {"informed_on": today(), "how": "courrier"}, platform.manager)
-                assign = await wait_task(settings, journey_id, "assign_counsellor")
-                await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
-                               caseload=0, fte=1.0)
-                evaluation = await wait_task(settings, journey_id, "shared_evaluation")
-                await complete(env.client, evaluation, {"evaluated_on": today(), "wishes": "w", "needs": "n",
-                                                        "resources": "r"}, platform.counsellor)
+                recorded: dict[str, str] = {}
+                if {"entry_refused", "entry_spe_to_evaluation"} & set(names):
+                    recorded |= await entry(env, settings, platform)
+                if "convention_refused_redrafted_signed" in names:
+                    recorded |= await convention(env, settings, platform, smtp)
                 await asyncio.sleep(0.5)
-                for name, wid in (("entry_refused", refused), ("entry_spe_to_evaluation", journey_id)):
+                for name, wid in recorded.items():
+                    if name not in names:
+                        continue
                     history = await env.client.get_workflow_handle(wid).fetch_history()
                     (HERE / f"{name}.json").write_text(history.to_json())
                     print("recorded", name, len(history.events), "events")
@@ -66,4 +145,11 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    wanted = sys.argv[1:] or [name for name in NAMES if not (HERE / f"{name}.json").exists()]
+    unknown = sorted(set(wanted) - set(NAMES))
+    if unknown:
+        sys.exit(f"unknown history: {', '.join(unknown)} (known: {', '.join(NAMES)})")
+    if not wanted:
+        print("every history is recorded; name one to record it again")
+    else:
+        asyncio.run(main(wanted))

@@ -1,4 +1,5 @@
-"""Alembic migrations: they build the schema of the models, exactly, on a real SQLite file.
+"""Alembic migrations: they build the schema of the models, exactly, on a real SQLite file and on a
+real PostgreSQL database (tests/pg.py), the same migrations for both.
 
 `test_migrations_match_the_models` fails when models.py changes without its migration: run
 `eaflow db revision -m "..."` (see eaflow/store/migrate.py).
@@ -14,9 +15,16 @@ from sqlmodel import SQLModel
 from eaflow.store import migrate
 
 
-@pytest.fixture
-def url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'eaflow.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """An empty database, never migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'eaflow.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database(migrated=False)
+    yield url
+    server.drop_database(url)
 
 
 def test_upgrade_creates_every_table_and_is_idempotent(url):
@@ -75,3 +83,33 @@ def test_revision_refuses_an_empty_change_and_writes_the_next_number(tmp_path, m
     text = path.read_text()
     assert "op.create_table('zz_probe'" in text
     assert f"down_revision: Union[str, Sequence[str], None] = {before!r}" in text
+
+
+def test_0002_fills_task_completion_from_the_tasks_already_closed(url):
+    migrate.upgrade(url, "0001")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    at = "2026-11-02 09:00:00+00:00"
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO platform (id, department, name, operator, mailbox, created_at) "
+                "VALUES ('pf-35', '35', 'P', '', '', :at)"), {"at": at})
+            connection.execute(sa.text(
+                "INSERT INTO journey (id, platform_id, state, channel, urgent, situation, prescribed_on, "
+                "rqth_permanent, created_at, updated_at) "
+                "VALUES ('j-1', 'pf-35', 'admitted', 'cdaph', false, 'seeking', '2026-11-02', false, :at, :at)"),
+                {"at": at})
+            for task_id, status, done_at in (("t-open", "open", None), ("t-done", "done", at),
+                                              ("t-cancelled", "cancelled", None)):
+                connection.execute(sa.text(
+                    "INSERT INTO task (id, journey_id, platform_id, kind, title, status, created_at, "
+                    "completed_by, completed_at, reminders_sent) "
+                    "VALUES (:id, 'j-1', 'pf-35', 'k', 'T', :status, :at, :by, :done_at, 0)"),
+                    {"id": task_id, "status": status, "at": at, "by": "u-1" if done_at else None, "done_at": done_at})
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT task_id, status, completed_by FROM task_completion ORDER BY task_id")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("t-cancelled", "cancelled", None), ("t-done", "done", "u-1")]

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiosmtplib
 import jinja2
 import pytest
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 import eaflow.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from eaflow.notifications.catcher import MailCatcher, read_mails
@@ -30,7 +30,7 @@ from eaflow.notifications.registry import (
     render,
 )
 from eaflow.settings import Settings
-from eaflow.store.db import engine_for, session_scope
+from eaflow.store.db import session_scope
 from eaflow.store.models import MailOutbox
 
 # `tests.smtp_fixture` imports whether pytest runs as `python -m pytest` (cwd on sys.path) or not.
@@ -147,9 +147,8 @@ def test_dates_are_written_in_french():
 
 # --- outbox ---------------------------------------------------------------------------------
 
-def _settings(tmp_path: Path, server: SmtpServer) -> Settings:
-    url = f"sqlite:///{tmp_path / 'eaflow.db'}"
-    SQLModel.metadata.create_all(engine_for(url))
+def _settings(tmp_path: Path, server: SmtpServer, url: str) -> Settings:
+    """`url`: the `database_url` fixture, a migrated database on SQLite or PostgreSQL."""
     return Settings(data_dir=tmp_path, database_url=url, smtp_host=server.host, smtp_port=server.port,
                     smtp_timeout_seconds=2.0)
 
@@ -159,8 +158,8 @@ def _row(settings: Settings, key: str) -> MailOutbox:
         return session.exec(select(MailOutbox).where(MailOutbox.idempotency_key == key)).one()
 
 
-async def test_deliver_sends_once_per_key(tmp_path, smtp_server):
-    settings = _settings(tmp_path, smtp_server)
+async def test_deliver_sends_once_per_key(tmp_path, smtp_server, database_url):
+    settings = _settings(tmp_path, smtp_server, database_url)
     params = SAMPLE_PARAMS["admission_counsellor"]
     key = "J-2026-0042:admission_counsellor:1"
 
@@ -188,8 +187,8 @@ async def test_deliver_sends_once_per_key(tmp_path, smtp_server):
     assert row.sent_at is not None and row.message_id == first
 
 
-async def test_deliver_while_smtp_is_down_raises_then_succeeds(tmp_path, smtp_server):
-    settings = _settings(tmp_path, smtp_server)
+async def test_deliver_while_smtp_is_down_raises_then_succeeds(tmp_path, smtp_server, database_url):
+    settings = _settings(tmp_path, smtp_server, database_url)
     key = "J-1:task_reminder:T-3:1"
     params = SAMPLE_PARAMS["task_reminder"]
     smtp_server.stop()
@@ -208,8 +207,8 @@ async def test_deliver_while_smtp_is_down_raises_then_succeeds(tmp_path, smtp_se
     assert (row.status, row.attempts) == ("sent", 2)
 
 
-async def test_deliver_refuses_bad_params_before_touching_the_outbox(tmp_path, smtp_server):
-    settings = _settings(tmp_path, smtp_server)
+async def test_deliver_refuses_bad_params_before_touching_the_outbox(tmp_path, smtp_server, database_url):
+    settings = _settings(tmp_path, smtp_server, database_url)
     with pytest.raises(MailParamsError):
         await deliver(settings, key="k", kind="task_reminder", to="a@example.org", params={})
     with session_scope(settings.db_url) as session:

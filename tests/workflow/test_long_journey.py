@@ -65,6 +65,9 @@ async def test_ten_years_of_waiting_and_messages_keep_the_history_bounded(
             )
             lengths.append(await history_length(handle))
         snapshot = await snapshot_of(handle)
-    assert snapshot.state == "admitted" and snapshot.evaluation_done
+    # Evaluated, the journey waits for the convention to be drafted (R10); the draft follows the counsellor.
+    assert snapshot.state == "convention" and snapshot.evaluation_done
     assert snapshot.counsellor_changes == 20 and snapshot.counsellor_id == platform.counsellor
+    [draft] = open_tasks(settings, journey_id, "draft_convention")
+    assert draft.assignee_id == platform.counsellor
     assert max(lengths) <= LIMIT + 40, lengths  # one run never grows much past the limit

@@ -5,7 +5,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
-from eaflow.activities.projections import load_journey
 from eaflow.store.models import AuditEvent, CounsellorAssignment, Journey, User
 from eaflow.workflows import rules
 from eaflow.workflows.types import AssignmentRequest
@@ -22,9 +21,23 @@ def caseload_of(session: Session, counsellor_id: str, excluding: str | None = No
 
 
 def assign_counsellor(session: Session, request: AssignmentRequest) -> None:
+    """Close the current assignment (if any), open the new one, point the journey at it.
+
+    Locks, always in this order: the journey row, then the counsellor's user row (SELECT … FOR
+    UPDATE on PostgreSQL; on SQLite BEGIN IMMEDIATE already serialises every writer). The journey
+    lock serialises two assignments of one journey, so the second sees the first as the current
+    one (and a retry of the same step sees its own row and returns); the counsellor lock serialises
+    the R7 capacity check of two journeys given to one counsellor. The partial unique index
+    uq_counsellorassignment_active_journey (one active row per journey) backs this up.
+    """
     if session.exec(select(CounsellorAssignment).where(CounsellorAssignment.step_key == request.step_key)).first():
         return
-    journey = load_journey(session, request.journey_id)
+    journey = session.exec(select(Journey).where(Journey.id == request.journey_id).with_for_update()).first()
+    if journey is None:  # retried: the API commits the journey before it starts the workflow
+        raise LookupError(f"journey {request.journey_id} is not in the database")
+    # Again under the lock: a concurrent run of this same step may have committed meanwhile.
+    if session.exec(select(CounsellorAssignment).where(CounsellorAssignment.step_key == request.step_key)).first():
+        return
     counsellor = session.exec(
         select(User).where(User.id == request.counsellor_id).with_for_update()
     ).first()

@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from eaflow.settings import Settings
+from eaflow.store.convention import ConventionParty, Signature
 from eaflow.store.models import AuditEvent, Journey, Person, Platform, Task, User
 from eaflow.workflows.types import Notification
 
@@ -54,6 +55,9 @@ def recipients(session: Session, journey: Journey, person: Person | None, role: 
     if role.startswith("user:"):
         user = session.get(User, role.removeprefix("user:"))
         return [Mail(user.email, _name(user))] if user else []
+    if role.startswith("party:"):  # a party to a convention version (R10)
+        party = session.get(ConventionParty, role.removeprefix("party:"))
+        return [Mail(party.email, party.signatory_name or party.name)] if party and party.email else []
     if role == "platform":
         platform = session.get(Platform, journey.platform_id)
         managers = session.exec(select(User).where(
@@ -97,6 +101,10 @@ def context(session: Session, settings: Settings, notification: Notification) ->
         params["task_title"] = task.title if task else ""
         params["due_on"] = task.due_at.date() if task and task.due_at else None
         params["since"] = task.created_at.date() if task else journey.prescribed_on
+    signature_id = notification.params.get("signature_id")
+    if signature_id:  # a party's answer to the convention: its reason, for the counsellor
+        signature = session.get(Signature, signature_id)
+        params["reason"] = (signature.reason or "") if signature else ""
     params.update(notification.params)
     return journey, person, params
 

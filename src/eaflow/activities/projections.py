@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from eaflow.store.models import AuditEvent, Journey, SharedEvaluation, Task
+from eaflow.store.models import AuditEvent, Journey, SharedEvaluation, Task, TaskCompletion
 from eaflow.workflows.types import EvaluationRecord, StepRecord, TaskClosure, TaskSpec
 
 _DATE_FIELDS = {"admitted_on", "cdaph_informed_on", "prescribed_on", "rqth_until"}
@@ -63,7 +63,13 @@ def open_task(session: Session, spec: TaskSpec) -> None:
 
 
 def close_task(session: Session, closure: TaskClosure) -> None:
-    task = session.get(Task, closure.task_id)
+    """Close the task and write its one completion (task_completion, keyed by task id) together.
+
+    The task row is locked first (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already serialises writers), so a concurrent or retried closing waits, then finds the task
+    closed and writes nothing more: a second completion never reaches the database's constraint.
+    """
+    task = session.exec(select(Task).where(Task.id == closure.task_id).with_for_update()).first()
     if task is None:
         raise LookupError(f"task {closure.task_id} is not in the database")
     if task.status == "open":
@@ -73,6 +79,10 @@ def close_task(session: Session, closure: TaskClosure) -> None:
         task.completed_by = closure.completed_by
         task.completed_at = closure.completed_at
         session.add(task)
+        session.add(TaskCompletion(
+            task_id=task.id, journey_id=task.journey_id, status=closure.status, outcome_hash=closure.outcome_hash,
+            completed_by=closure.completed_by, completed_at=closure.completed_at,
+        ))
     audit_once(session, AuditEvent(
         journey_id=closure.journey_id, at=closure.completed_at,
         actor_kind="user" if closure.completed_by else "system", actor_id=closure.completed_by,

@@ -2,24 +2,54 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+import contextlib
+from typing import Any, AsyncIterator, Callable
 
+from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
-from eaflow.activities import assignment, notify, projections
+from eaflow.activities import assignment, convention, notify, projections
 from eaflow.notifications.outbox import deliver
 from eaflow.notifications.registry import get_kind
 from eaflow.policy import load_policy
 from eaflow.settings import Settings
+from eaflow.signing import secret_key
 from eaflow.store.db import session_scope
 from eaflow.workflows.types import (
     AssignmentRequest,
+    ConventionDraft,
+    ConventionFinal,
+    ConventionVersionRef,
     EvaluationRecord,
     Notification,
+    PlatformSignature,
+    SignatureAcceptance,
+    SigningLinkRequest,
     StepRecord,
     TaskClosure,
     TaskSpec,
 )
+
+
+# How often a mail activity tells Temporal it is alive (the SDK throttles the actual sends to 80 %
+# of the heartbeat timeout, workflows/steps.py MAIL_HEARTBEAT_TIMEOUT).
+HEARTBEAT_EVERY_SECONDS = 1.0
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(every: float = HEARTBEAT_EVERY_SECONDS) -> AsyncIterator[None]:
+    """Heartbeat in the background while the body runs, even while it waits on SMTP or the database."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 class JourneyActivities:
@@ -28,8 +58,16 @@ class JourneyActivities:
 
     async def _in_transaction(self, work: Callable[..., Any], *args: Any) -> Any:
         def run() -> Any:
-            with session_scope(self.settings.db_url, self.settings.db_busy_timeout_seconds) as session:
-                return work(session, *args)
+            for attempt in (1, 2):
+                try:
+                    with session_scope(self.settings.db_url, self.settings.db_busy_timeout_seconds) as session:
+                        return work(session, *args)
+                except IntegrityError:
+                    # A concurrent run of the same step (a retry racing the original) inserted the
+                    # same key first: every projection is idempotent by key, so once more in a fresh
+                    # transaction finds that row and writes nothing. A second failure is real.
+                    if attempt == 2:
+                        raise
 
         return await asyncio.to_thread(run)
 
@@ -64,6 +102,10 @@ class JourneyActivities:
     @activity.defn(name="send_notification")
     async def send_notification(self, notification: Notification) -> int:
         """Send the notification to every recipient; each mail is keyed so a retry sends it once."""
+        async with _heartbeating():
+            return await self._send_notification(notification)
+
+    async def _send_notification(self, notification: Notification) -> int:
 
         def resolve():
             with session_scope(self.settings.db_url, self.settings.db_busy_timeout_seconds) as session:
@@ -74,9 +116,10 @@ class JourneyActivities:
                     if not found:
                         notify.note_missing_address(session, notification, role)
                     mails.extend(found)
-                return mails, params
+                attachments = [convention.attachment(session, ref) for ref in notification.attachments]
+                return mails, params, attachments
 
-        mails, context = await asyncio.to_thread(resolve)
+        mails, context, attachments = await asyncio.to_thread(resolve)
         wanted = get_kind(notification.kind).params | {"platform_name"}
         params = {name: value for name, value in context.items() if name in wanted}
         seen: set[str] = set()
@@ -87,11 +130,46 @@ class JourneyActivities:
             await deliver(
                 self.settings, key=f"{notification.key}/{mail.to.lower()}", kind=notification.kind, to=mail.to,
                 params={**params, **({"recipient_name": mail.recipient_name} if "recipient_name" in wanted else {})}, journey_id=notification.journey_id,
+                attachments=attachments,
             )
         return len(seen)
+
+    # ---- the convention individuelle (R10) ----
+
+    @activity.defn(name="create_convention_version")
+    async def create_convention_version(self, draft: ConventionDraft) -> ConventionVersionRef:
+        """Render the draft to HTML and PDF and store it as the convention's new version."""
+        return await self._in_transaction(convention.create_version, self.settings, draft)
+
+    @activity.defn(name="send_signing_link")
+    async def send_signing_link(self, request: SigningLinkRequest) -> bool:
+        """Mail one party its personal signing link; False when there is nothing to send any more."""
+        async with _heartbeating():
+            secret = secret_key(self.settings)
+            found = await self._in_transaction(convention.signing_link, self.settings, secret, request)
+            if found is None:
+                return False
+            to, params = found
+            await deliver(self.settings, key=f"{request.key}/{to.lower()}", kind=request.kind, to=to, params=params,
+                          journey_id=request.journey_id)
+            return True
+
+    @activity.defn(name="accept_signature")
+    async def accept_signature(self, acceptance: SignatureAcceptance) -> None:
+        await self._in_transaction(convention.accept_signature, acceptance)
+
+    @activity.defn(name="record_platform_signature")
+    async def record_platform_signature(self, signature: PlatformSignature) -> None:
+        await self._in_transaction(convention.record_platform_signature, signature)
+
+    @activity.defn(name="finalize_convention")
+    async def finalize_convention(self, final: ConventionFinal) -> str:
+        return await self._in_transaction(convention.finalize, final)
 
     def all(self) -> list[Callable]:
         return [
             self.record_step, self.open_task, self.close_task, self.reassign_open_tasks,
             self.record_shared_evaluation, self.assign_counsellor, self.current_policy, self.send_notification,
+            self.create_convention_version, self.send_signing_link, self.accept_signature,
+            self.record_platform_signature, self.finalize_convention,
         ]

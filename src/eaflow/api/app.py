@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from eaflow.api import journeys, misc, monitoring, problems, tasks, waiting_list
+from eaflow.api import convention, journeys, misc, monitoring, problems, signing, tasks, waiting_list
 from eaflow.observability import configure_logging
 from eaflow.settings import Settings, load_settings
 from eaflow.temporal_client import connect
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     monitoring.install(app)
     app.include_router(misc.router)
     app.include_router(journeys.router)
+    app.include_router(convention.router)
+    app.include_router(signing.router)
     app.include_router(tasks.router)
     app.include_router(waiting_list.router)
     return app

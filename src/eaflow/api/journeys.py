@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from eaflow.accounts import default_platform
@@ -40,13 +41,21 @@ async def create_journey(
     journey_id = new_journey_id(user.id, idempotency_key)
 
     def write() -> tuple[str, bool]:
-        with db_scope(settings) as session:
-            existing = session.get(Journey, journey_id)
-            if existing is not None:
-                return existing.platform_id, False
-            platform_id = user.platform_id or default_platform(session).id
-            record_prescription(session, journey_id, body, platform_id, user.id)
-            return platform_id, True
+        for attempt in (1, 2):
+            try:
+                with db_scope(settings) as session:
+                    existing = session.get(Journey, journey_id)
+                    if existing is not None:
+                        return existing.platform_id, False
+                    platform_id = user.platform_id or default_platform(session).id
+                    record_prescription(session, journey_id, body, platform_id, user.id)
+                    return platform_id, True
+            except IntegrityError:
+                # The same Idempotency-Key in two requests at once (PostgreSQL lets both look
+                # before either writes): the other one inserted the journey; read it this time.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     platform_id, created = await run_in_threadpool(write)
     if created:  # a repeated Idempotency-Key finds the journey already started

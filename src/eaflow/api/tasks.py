@@ -25,18 +25,21 @@ from eaflow.workflows.types import TaskCompletion
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 StaffDep = Annotated[User, Depends(require(*STAFF))]
-_FAR_FUTURE = datetime(9999, 12, 31)
 
 
 def _encode_cursor(task: Task) -> str:
-    raw = json.dumps([(task.due_at or _FAR_FUTURE).isoformat(), task.id])
+    raw = json.dumps([task.due_at.isoformat() if task.due_at else None, task.id])
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _decode_cursor(cursor: str) -> tuple[datetime | None, str]:
+    """(due date of the last task seen, or None when it had none; its id)."""
     try:
         due, task_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(due), str(task_id)
+        if due is None or str(due).startswith("9999-"):  # None, or the far-future stand-in of older cursors
+            return None, str(task_id)
+        when = datetime.fromisoformat(due)
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)), str(task_id)
     except Exception as error:  # noqa: BLE001 - any garbage is the same client error
         raise Problem(422, "Curseur de pagination invalide.", errors=[{"field": "cursor", "message": "invalide"}]) from error
 
@@ -49,7 +52,9 @@ def list_tasks(
     status: Literal["open", "done", "cancelled"] = "open", overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
 ):
-    due_key = Task.due_at  # NULL due dates sort last through the cursor's far-future stand-in
+    # By due date, tasks without one last: NULLS LAST spelt out, as SQLite puts NULLs first and
+    # PostgreSQL last (PostgreSQL's ascending index on due_at is already in this order).
+    due_key = Task.due_at.asc().nulls_last()
     query = select(Task).where(task_filter(user), Task.status == status)
     if assignee == "me":
         query = query.where(Task.assignee_id == user.id)
@@ -67,7 +72,11 @@ def list_tasks(
         query = query.where(Task.due_at < datetime.now(timezone.utc))
     if cursor:
         due, last_id = _decode_cursor(cursor)
-        query = query.where(or_(due_key > due, and_(due_key == due, Task.id > last_id)))
+        if due is None:  # already in the tail of tasks without a due date
+            query = query.where(Task.due_at.is_(None), Task.id > last_id)
+        else:
+            query = query.where(or_(Task.due_at > due, and_(Task.due_at == due, Task.id > last_id),
+                                    Task.due_at.is_(None)))
     with db_scope(settings) as session:
         rows = session.exec(query.order_by(due_key, Task.id).limit(limit + 1)).all()
         items = [task_view(session, t, with_schema=False) for t in rows[:limit]]

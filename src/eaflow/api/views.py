@@ -77,11 +77,16 @@ def task_view(session: Session, task: Task, *, with_schema: bool = True) -> dict
         "completed_at": aware(task.completed_at),
     }
     if with_schema:
+        from eaflow.api.convention import task_extras  # (imports this module)
+
         view["outcome_schema"] = TASK_KINDS[task.kind].outcome_schema() if task.kind in TASK_KINDS else None
+        view.update(task_extras(session, task))
     return view
 
 
 def journey_view(session: Session, journey: Journey, user: User) -> dict[str, Any]:
+    from eaflow.api.convention import journey_convention  # (imports this module)
+
     person = session.get(Person, journey.id)
     open_tasks = session.exec(select(Task).where(Task.journey_id == journey.id, Task.status == "open")
                               .order_by(Task.created_at)).all()
@@ -99,7 +104,7 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
         "cdaph_notification": ({"informed_on": journey.cdaph_informed_on, "how": journey.cdaph_informed_how}
                                if journey.cdaph_informed_on else None),
         "waiting_list": {"priority_key": journey.waiting_key} if journey.state == "waiting_list" else None,
-        "convention": None, "employment": person.employer if person else None,
+        "convention": journey_convention(session, journey), "employment": person.employer if person else None,
         "intensity": None, "next_interview_due": None, "veille": None,
         "rights": {"rqth_until": journey.rqth_until, "rqth_permanent": journey.rqth_permanent,
                    "boe_category": journey.boe_category, "renewal": None},

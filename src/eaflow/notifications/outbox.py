@@ -23,7 +23,7 @@ import hashlib
 from email.message import EmailMessage
 from email.utils import format_datetime
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -45,8 +45,12 @@ def message_id_for(key: str) -> str:
     return f"<{digest}@{MESSAGE_ID_DOMAIN}>"
 
 
+# An attached document: (file name, content type "maintype/subtype", bytes).
+Attachment = tuple[str, str, bytes]
+
+
 def build_message(settings: Settings, *, key: str, kind: str, to: str, subject: str, body: str,
-                  message_id: str) -> EmailMessage:
+                  message_id: str, attachments: Sequence[Attachment] = ()) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
@@ -58,15 +62,22 @@ def build_message(settings: Settings, *, key: str, kind: str, to: str, subject: 
     # RFC 3834: an automatic message; well-behaved auto-responders do not answer it.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
+    for filename, content_type, data in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
     return message
 
 
 def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: str,
-           journey_id: str | None) -> tuple[bool, str]:
-    """(already_sent, message_id). Inserts the pending row or counts one more attempt on it."""
+           journey_id: str | None, busy_timeout: float = 30.0) -> tuple[bool, str]:
+    """(already_sent, message_id). Inserts the pending row or counts one more attempt on it.
+
+    Waits for a locked database no longer than EAFLOW_DB_BUSY_TIMEOUT (`busy_timeout`), like every
+    other activity: nothing is sent yet, so failing here and being retried is safe.
+    """
     for _ in range(2):  # a concurrent insert of the same key: read it back once
         try:
-            with session_scope(url) as session:
+            with session_scope(url, busy_timeout) as session:
                 row = session.exec(select(MailOutbox).where(MailOutbox.idempotency_key == key)).first()
                 if row is not None and row.status == STATUS_SENT:
                     return True, row.message_id
@@ -87,6 +98,8 @@ def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: 
 
 
 def _mark_sent(url: str, key: str) -> None:
+    # Deliberately not EAFLOW_DB_BUSY_TIMEOUT but session_scope's longer default: the mail is sent,
+    # and giving up on a locked database here would make the retry send it again.
     with session_scope(url) as session:
         row = session.exec(select(MailOutbox).where(MailOutbox.idempotency_key == key)).one()
         row.status = STATUS_SENT
@@ -95,21 +108,22 @@ def _mark_sent(url: str, key: str) -> None:
 
 
 async def deliver(settings: Settings, *, key: str, kind: str, to: str, params: Mapping[str, Any],
-                  journey_id: str | None = None) -> str:
+                  journey_id: str | None = None, attachments: Sequence[Attachment] = ()) -> str:
     """Send the mail `kind` to `to` once per `key`; return its Message-ID ('<…@eaflow>').
 
     `to` is one address (or a comma-separated list, which becomes one mail to all of them).
+    `attachments` (file name, content type, bytes) are attached to the mail (e.g. a signed PDF).
     A second call with the same key after success sends nothing and returns the same id.
     """
     subject, body = render(kind, params)
     message_id = message_id_for(key)
     already_sent, stored_id = await asyncio.to_thread(
         _claim, settings.db_url, key=key, kind=kind, to=to, subject=subject,
-        message_id=message_id, journey_id=journey_id)
+        message_id=message_id, journey_id=journey_id, busy_timeout=settings.db_busy_timeout_seconds)
     if already_sent:
         return stored_id
     message = build_message(settings, key=key, kind=kind, to=to, subject=subject, body=body,
-                            message_id=message_id)
+                            message_id=message_id, attachments=attachments)
     await mailer.send_email(settings, message)
     # The at-least-once window (see the module docstring) is between the line above and this one.
     await asyncio.to_thread(_mark_sent, settings.db_url, key)

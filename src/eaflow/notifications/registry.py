@@ -88,6 +88,24 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
           "R8/R9: a person is entrusted to the counsellor, who starts with the shared evaluation."),
     _kind("task_reminder", {"recipient_name", "task_title", "task_url", "due_on", "reminder_number"}, "task assignee",
           "Reminder of an open task to the person it is assigned to."),
+    _kind("convention_to_draft", {"counsellor_name", "journey_id", "task_url", "due_on"}, "counsellor",
+          "R10: the shared evaluation is done; the counsellor drafts the convention individuelle."),
+    _kind("convention_to_sign",
+          {"recipient_name", "sign_url", "expires_on", "version_number", "counsellor_name"}, "convention party",
+          "R10: the person (or representative) or the employer gets a personal link to read and sign the "
+          "convention, or refuse it with a reason."),
+    _kind("convention_sign_reminder",
+          {"recipient_name", "sign_url", "expires_on", "version_number", "counsellor_name", "reminder_number"},
+          "convention party", "R10: reminder to a party that has not signed yet, with a new personal link."),
+    _kind("convention_platform_to_sign", {"journey_id", "task_url", "version_number"}, "platform managers",
+          "R10: the platform signs the convention through a manager's task."),
+    _kind("convention_unsigned_alert", {"counsellor_name", "journey_id", "task_url", "unsigned", "sent_on"},
+          "counsellor", "R10: the convention is still unsigned after the escalation delay."),
+    _kind("convention_refused",
+          {"counsellor_name", "journey_id", "task_url", "version_number", "refused_by", "reason"}, "counsellor",
+          "R10: a party refused the convention; the counsellor re-drafts it (a new version)."),
+    _kind("convention_signed", {"recipient_name", "version_number", "signed_on", "content_hash"},
+          "every convention party", "R10: every party has signed; the signed PDF is attached."),
 )}
 
 # Sample parameters: check_templates() renders every kind with them; the tests snapshot the result.
@@ -145,6 +163,37 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "recipient_name": "Nadia Lefèvre", "task_title": "Évaluation partagée de la situation",
         "task_url": "http://127.0.0.1:8000/tasks/T-3",
         "due_on": datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc), "reminder_number": 1,
+    },
+    "convention_to_draft": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",
+        "task_url": "http://127.0.0.1:8000/tasks/T-4", "due_on": date(2026, 12, 22),
+    },
+    "convention_to_sign": {
+        "recipient_name": "Camille Durand", "sign_url": "http://127.0.0.1:8000/signature/C-1/abc.123.def",
+        "expires_on": datetime(2026, 12, 22, 9, 0, tzinfo=timezone.utc), "version_number": 1,
+        "counsellor_name": "Nadia Lefèvre", "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
+    "convention_sign_reminder": {
+        "recipient_name": "Paul Martin", "sign_url": "http://127.0.0.1:8000/signature/C-1/abc.456.def",
+        "expires_on": datetime(2026, 12, 29, 9, 0, tzinfo=timezone.utc), "version_number": 2,
+        "counsellor_name": "Nadia Lefèvre", "reminder_number": 1,
+    },
+    "convention_platform_to_sign": {
+        "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-5", "version_number": 1,
+    },
+    "convention_unsigned_alert": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",
+        "task_url": "http://127.0.0.1:8000/tasks/T-6", "unsigned": ["la personne accompagnée", "l'employeur"],
+        "sent_on": date(2026, 11, 22),
+    },
+    "convention_refused": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",
+        "task_url": "http://127.0.0.1:8000/tasks/T-7", "version_number": 1, "refused_by": "l'employeur",
+        "reason": "Les visites sur le lieu de travail doivent être annoncées une semaine à l'avance.",
+    },
+    "convention_signed": {
+        "recipient_name": "Camille Durand", "version_number": 1, "signed_on": date(2026, 12, 3),
+        "content_hash": "3f7a" * 16, "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
     },
 }
 

@@ -1,4 +1,13 @@
-"""Engine and sessions, one per database URL."""
+"""Engine and sessions, one per database URL.
+
+SQLite (the embedded default): WAL, foreign keys on, and every transaction is BEGIN IMMEDIATE, so
+writers are serialised and wait up to `busy_timeout_seconds` for the lock.
+PostgreSQL (`postgresql+psycopg://…`, production): READ COMMITTED, with `pool_pre_ping` so a pool
+survives a restart of the server; the code that must serialise writers takes row locks
+(SELECT … FOR UPDATE, ignored by SQLite). `busy_timeout_seconds` bounds the connection attempt and
+the wait for a row lock (lock_timeout): past it, the API answers 503 and an activity retries, as
+with SQLite. Every session runs in UTC, and timestamps are `timestamptz`, stored in UTC.
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -34,6 +43,12 @@ def engine_for(url: str, busy_timeout_seconds: float = 30.0) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    if url.startswith("postgresql"):
+        timeout_ms = max(int(busy_timeout_seconds * 1000), 1)
+        return create_engine(url, pool_pre_ping=True, connect_args={
+            "connect_timeout": max(int(busy_timeout_seconds), 1),
+            "options": f"-c lock_timeout={timeout_ms} -c TimeZone=UTC",
+        })
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -14,8 +14,12 @@ How to add a migration when `eaflow/store/models.py` changes
    server defaults, data moves): edit it. It must run on SQLite *and* PostgreSQL: keep table
    changes inside `op.batch_alter_table(...)`, give new constraints explicit names, and give a
    new NOT NULL column a `server_default` so existing rows can take it.
-4. `tests/unit/test_migrations.py` checks that a database upgraded to head matches the models
-   exactly, so a model change without its migration fails the test suite.
+4. `tests/unit/test_migrations.py` checks, on a SQLite file and on the test session's real
+   PostgreSQL server (tests/pg.py), that a database upgraded to head matches the models exactly
+   and goes down to base and up again, so a model change without its migration, or a migration
+   that only one backend accepts, fails the test suite. A constraint that only some rows must obey
+   is a partial index with the same condition for both (`sqlite_where=` and `postgresql_where=`,
+   as in 0002).
 
 Alembic's own CLI works too, from src/eaflow/store: `alembic -c alembic.ini -x url=sqlite:///x.db
 upgrade head`.

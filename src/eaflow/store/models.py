@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -88,8 +88,20 @@ class Person(SQLModel, table=True):
     search_name: str = Field(default="", index=True)
 
 
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, for SQLite and PostgreSQL alike."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
 class CounsellorAssignment(SQLModel, table=True):
-    """R8: one counsellor at a time; a change closes the row and opens another (R21)."""
+    """R8: one counsellor at a time; a change closes the row and opens another (R21).
+
+    The database holds the rule too: at most one row without `ended_at` per journey.
+    """
+
+    __table_args__ = (
+        Index("uq_counsellorassignment_active_journey", "journey_id", unique=True, **_where("ended_at IS NULL")),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     journey_id: str = Field(foreign_key="journey.id", index=True)
@@ -139,6 +151,45 @@ class Task(SQLModel, table=True):
     reminders_sent: int = 0
 
 
+class TaskCompletion(SQLModel, table=True):
+    """One closing per task (done or cancelled), written in the transaction that closes the task:
+    its primary key makes a second completion of the same task impossible, whoever writes it."""
+
+    __tablename__ = "task_completion"
+
+    task_id: str = Field(primary_key=True, foreign_key="task.id")
+    journey_id: str = Field(foreign_key="journey.id", index=True)
+    status: str  # done | cancelled
+    outcome_hash: Optional[str] = None
+    completed_by: Optional[str] = None
+    completed_at: datetime
+
+
+EXIT_PROCEDURE_STATUSES = ("open", "approved", "rejected", "withdrawn")
+
+
+class ExitProcedure(SQLModel, table=True):
+    """R18: an exit goes through a procedure (proposal, then a decision); one open at a time per
+    journey, held by a partial unique index. The procedure itself comes with its workflow."""
+
+    __tablename__ = "exit_procedure"
+    __table_args__ = (
+        Index("uq_exit_procedure_open_journey", "journey_id", unique=True, **_where("status = 'open'")),
+        CheckConstraint("status IN ('open', 'approved', 'rejected', 'withdrawn')", name="ck_exit_procedure_status"),
+        CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="ck_exit_procedure_closed_at"),
+    )
+
+    id: str = Field(primary_key=True)
+    journey_id: str = Field(foreign_key="journey.id", index=True)
+    reason: str
+    status: str = "open"  # open | approved | rejected | withdrawn
+    opened_at: datetime
+    opened_by: Optional[str] = None
+    closed_at: Optional[datetime] = None
+    closed_by: Optional[str] = None
+    decision_reason: Optional[str] = None
+
+
 class AuditEvent(SQLModel, table=True):
     """R21/R22: every decision, task completion and read of a person's file, with who and when."""
 
@@ -168,3 +219,6 @@ class MailOutbox(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: Optional[datetime] = None
+
+
+import eaflow.store.convention  # noqa: E402,F401  (registers the convention tables, R10)

@@ -133,6 +133,18 @@ class JourneyContext:
         self._forget_old_tasks()
         return task.result
 
+    async def cancel_task(self, task: TaskView) -> None:
+        """Close a task nobody needs any more (its step was overtaken): it leaves the inbox."""
+        if task.status != "open":
+            return
+        task.status = "cancelled"
+        await steps.close_task(TaskClosure(
+            task_id=task.id, journey_id=self.journey_id, status="cancelled", completed_at=workflow.now(),
+        ))
+
+    def open_task_of(self, step: str) -> TaskView | None:
+        return next((t for t in self.s.tasks.values() if t.step == step and t.status == "open"), None)
+
     def _forget_old_tasks(self) -> None:
         done = [t for t in self.s.tasks.values() if t.status in ("done", "cancelled")]
         for task in done[:-KEEP_DONE_TASKS]:
@@ -149,10 +161,11 @@ class JourneyContext:
             actor_id=actor_id, detail=detail or {}, at=workflow.now(),
         ))
 
-    async def notify(self, step: str, kind: str, recipients: list[str], **params) -> None:
+    async def notify(self, step: str, kind: str, recipients: list[str], *, attachments: list[str] | None = None,
+                     **params) -> None:
         await steps.notify(Notification(
             key=f"{self.journey_id}/{step}", kind=kind, journey_id=self.journey_id,
-            recipients=recipients, params=params,
+            recipients=recipients, params=params, **({"attachments": attachments} if attachments else {}),
         ))
 
     # ------------------------------------------------------------------ years-long life

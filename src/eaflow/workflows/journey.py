@@ -1,6 +1,6 @@
 """The journey of one beneficiary: one long-lived workflow per person (DOMAIN.md, "Journey states").
 
-The workflow runs the procedures in order (entry today; the convention and the accompaniment come
+The workflow runs the procedures in order (entry, then the convention; the accompaniment comes
 next) and receives the messages of the outside world: task completions and changes of counsellor,
 each validated before it is accepted. It lives for years: its compact snapshot is carried across
 continue-as-new, and nothing identifying the person travels in its payloads.
@@ -11,8 +11,12 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import email_validator  # noqa: F401  (EmailStr in the convention's outcomes, validated in the sandbox)
+    import idna  # noqa: F401  (used by email_validator)
+
     from eaflow.workflows import steps
     from eaflow.workflows.context import JourneyContext
+    from eaflow.workflows.convention import ConventionProcedure
     from eaflow.workflows.entry import EntryProcedure, validate_capacity
     from eaflow.workflows.task_kinds import outcome_errors
     from eaflow.workflows.types import (
@@ -22,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
         JourneySnapshot,
         JourneyState,
+        SignatureIn,
         TaskCompletion,
     )
 
@@ -32,7 +37,8 @@ class JourneyWorkflow:
     def __init__(self, inp: JourneyInput) -> None:
         self.ctx = JourneyContext(inp)
         self.entry = EntryProcedure(self.ctx)
-        self.procedures = [self.entry]
+        self.convention = ConventionProcedure(self.ctx)
+        self.procedures = [self.entry, self.convention]
 
     @property
     def s(self) -> JourneySnapshot:
@@ -44,7 +50,11 @@ class JourneyWorkflow:
         if self.s.state is JourneyState.refused:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self.s.state.value
-        # The convention comes next (a later procedure): wait, keeping the history small.
+        # Journeys recorded before the convention existed wait here, as they did, until their next
+        # continue-as-new, whose new run takes the convention (ARCHITECTURE §6).
+        if self.s.state in (JourneyState.admitted, JourneyState.convention) and workflow.patched("convention"):
+            await self.convention.run()
+        # The accompaniment comes next (a later procedure): wait, keeping the history small.
         while True:
             await self.ctx.continue_as_new_if_due()
             await workflow.wait_condition(self.ctx.history_is_long)
@@ -81,6 +91,15 @@ class JourneyWorkflow:
         if errors:
             raise ApplicationError("Le résultat ne correspond pas à la tâche.", {"errors": errors}, type="InvalidOutcome")
         self._owner(task.kind).validate(task, completion)
+
+    @workflow.update
+    async def record_signature(self, answer: SignatureIn) -> dict:
+        """R10: a party signed or refused the convention through its personal link."""
+        return await self.convention.record_signature(answer)
+
+    @record_signature.validator
+    def _validate_signature(self, answer: SignatureIn) -> None:
+        self.convention.validate_signature(answer)
 
     def _owner(self, kind: str):
         return next(p for p in self.procedures if kind in p.TASK_KINDS)

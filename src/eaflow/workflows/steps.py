@@ -13,23 +13,37 @@ from temporalio.common import RetryPolicy
 
 from eaflow.workflows.types import (
     AssignmentRequest,
+    ConventionDraft,
+    ConventionFinal,
+    ConventionVersionRef,
     EvaluationRecord,
     Notification,
+    PlatformSignature,
+    SignatureAcceptance,
+    SigningLinkRequest,
     StepRecord,
     TaskClosure,
     TaskSpec,
 )
+# Rendering a convention to HTML and PDF takes a moment (fonts, layout).
+DOCUMENT_TIMEOUT = timedelta(minutes=2)
 
 DB_TIMEOUT = timedelta(seconds=30)
 MAIL_TIMEOUT = timedelta(seconds=60)
+# A mail activity heartbeats while it works (activities/registry.py), so that a worker dying in the
+# middle of one (SIGKILL, lost machine) is noticed after this, not after MAIL_TIMEOUT, and the mail
+# retried on another worker; the outbox keeps the retry from sending it twice.
+MAIL_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # Retry forever with a capped backoff: a deadline or a decision must never be dropped because a
 # database or an SMTP server was down for a while.
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 
 
-async def _call(name: str, arg: Any, timeout: timedelta = DB_TIMEOUT, result_type: type | None = None) -> Any:
+async def _call(name: str, arg: Any, timeout: timedelta = DB_TIMEOUT, result_type: type | None = None,
+                heartbeat_timeout: timedelta | None = None) -> Any:
     return await workflow.execute_activity(
-        name, arg, start_to_close_timeout=timeout, retry_policy=RETRY, result_type=result_type
+        name, arg, start_to_close_timeout=timeout, retry_policy=RETRY, result_type=result_type,
+        heartbeat_timeout=heartbeat_timeout,
     )
 
 
@@ -38,7 +52,7 @@ async def record(step: StepRecord) -> None:
 
 
 async def notify(notification: Notification) -> None:
-    await _call("send_notification", notification, timeout=MAIL_TIMEOUT)
+    await _call("send_notification", notification, timeout=MAIL_TIMEOUT, heartbeat_timeout=MAIL_HEARTBEAT_TIMEOUT)
 
 
 async def open_task(spec: TaskSpec) -> None:
@@ -64,3 +78,25 @@ async def reassign_open_tasks(journey_id: str, old: str | None, new: str) -> Non
 
 async def current_policy() -> dict:
     return await _call("current_policy", None, result_type=dict)
+
+
+# ---- the convention individuelle (R10) ----
+
+async def create_convention_version(draft: ConventionDraft) -> ConventionVersionRef:
+    return await _call("create_convention_version", draft, timeout=DOCUMENT_TIMEOUT, result_type=ConventionVersionRef)
+
+
+async def send_signing_link(request: SigningLinkRequest) -> None:
+    await _call("send_signing_link", request, timeout=MAIL_TIMEOUT, heartbeat_timeout=MAIL_HEARTBEAT_TIMEOUT)
+
+
+async def accept_signature(acceptance: SignatureAcceptance) -> None:
+    await _call("accept_signature", acceptance)
+
+
+async def record_platform_signature(signature: PlatformSignature) -> None:
+    await _call("record_platform_signature", signature)
+
+
+async def finalize_convention(final: ConventionFinal) -> str:
+    return await _call("finalize_convention", final, timeout=DOCUMENT_TIMEOUT, result_type=str)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 
 class _Outcome(BaseModel):
@@ -57,6 +57,73 @@ class SharedEvaluationOutcome(_Outcome):
     _strip = field_validator("wishes", "needs", "resources")(_not_blank)
 
 
+class Signatory(_Outcome):
+    """Who signs for a party, and where their personal signing link is sent."""
+
+    name: str = Field(min_length=1, max_length=200, description="Nom et prénom du ou de la signataire")
+    email: EmailStr = Field(description="Adresse électronique où envoyer le lien personnel de signature")
+    quality: str | None = Field(None, max_length=200, description="Qualité : tuteur, curatrice, gérant, DRH…")
+
+    _strip = field_validator("name")(_not_blank)
+
+
+class EmployerParty(_Outcome):
+    """The employer, a party when the person is employed (R10); self-employed people sign as their
+    own employer, through their own signature."""
+
+    name: str = Field(min_length=1, max_length=200, description="Raison sociale (ou nom de l'activité indépendante)")
+    self_employed: bool = Field(False, description="Travailleur non salarié : la personne signe aussi comme employeur")
+    signatory: Signatory | None = Field(None, description="Représentant de l'employeur qui signe (sauf travailleur non salarié)")
+
+    _strip = field_validator("name")(_not_blank)
+
+    @model_validator(mode="after")
+    def _signatory_unless_self_employed(self):
+        if not self.self_employed and self.signatory is None:
+            raise ValueError("l'employeur signe par son représentant : indiquez le signataire")
+        if self.self_employed and self.signatory is not None:
+            raise ValueError("un travailleur non salarié signe lui-même comme employeur : pas d'autre signataire")
+        return self
+
+
+class DraftConventionOutcome(_Outcome):
+    """R10: the content of the convention individuelle d'accompagnement, and its parties."""
+
+    workplace_modalities: str = Field(
+        min_length=1, max_length=5000,
+        description="Modalités d'intervention du conseiller sur le lieu de travail (R10)")
+    rhythm: str = Field(min_length=1, max_length=1000, description="Rythme prévu de l'accompagnement (rencontres, contacts)")
+    objectives: str | None = Field(None, max_length=5000, description="Objectifs de l'accompagnement")
+    signs_for_person: Literal["person", "legal_representative"] = Field(
+        "person", description="Qui signe pour la personne : elle-même, ou son représentant légal")
+    person_signatory: Signatory = Field(description="La personne accompagnée, ou son représentant légal")
+    employer: EmployerParty | None = Field(None, description="L'employeur, quand la personne est en emploi")
+
+    _strip = field_validator("workplace_modalities", "rhythm")(_not_blank)
+
+
+class SignConventionOutcome(_Outcome):
+    """R10: the platform signs the convention through one of its managers (or refuses, with a reason)."""
+
+    decision: Literal["sign", "refuse"] = Field(description="sign : signer pour la plateforme ; refuse : renvoyer au conseiller")
+    reason: str | None = Field(None, max_length=2000, description="Motif du refus (obligatoire pour refuse)")
+
+    @model_validator(mode="after")
+    def _reason_when_refused(self):
+        if self.decision == "refuse" and not (self.reason or "").strip():
+            raise ValueError("indiquez le motif du refus")
+        return self
+
+
+class ConventionFollowUpOutcome(_Outcome):
+    """R10: the counsellor, alerted that the convention is still unsigned, says what was done."""
+
+    contacted_on: date = Field(description="Date à laquelle les parties ont été relancées")
+    note: str = Field(min_length=1, max_length=2000, description="Ce qui a été fait ou convenu")
+
+    _strip = field_validator("note")(_not_blank)
+
+
 @dataclass(frozen=True)
 class TaskKind:
     name: str
@@ -80,6 +147,11 @@ TASK_KINDS: dict[str, TaskKind] = {
                  AssignCounsellorOutcome),
         TaskKind("shared_evaluation", "Réaliser l'évaluation partagée de la situation", "counsellor",
                  SharedEvaluationOutcome, assigned_to_counsellor=True),
+        TaskKind("draft_convention", "Rédiger la convention individuelle d'accompagnement", "counsellor",
+                 DraftConventionOutcome, assigned_to_counsellor=True),
+        TaskKind("sign_convention", "Signer la convention pour la plateforme", "manager", SignConventionOutcome),
+        TaskKind("convention_follow_up", "Convention non signée : relancer les parties", "counsellor",
+                 ConventionFollowUpOutcome, assigned_to_counsellor=True),
     )
 }
 

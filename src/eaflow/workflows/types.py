@@ -106,6 +106,34 @@ class TaskView(BaseModel):
     reminders_sent: int = 0
 
 
+class PartyRef(BaseModel):
+    """A party of a convention version, as the journey knows it: an id and a role, never a name."""
+
+    id: str
+    role: str  # platform | person | legal_representative | employer
+    signs_by: str = "link"  # link (personal link by mail) | task (a manager's task, for the platform)
+
+
+class ConventionState(BaseModel):
+    """Where the convention individuelle stands (R10); documents and names live in the database."""
+
+    status: str = "none"  # none | drafting | signing | signed
+    convention_id: str | None = None
+    version: int = 0  # the version being drafted or signed (1, 2, …)
+    version_id: str | None = None
+    content_hash: str | None = None
+    parties: list[PartyRef] = []
+    signed: list[str] = []  # ids of the parties that signed the current version
+    refusal: dict[str, Any] | None = None  # {party_id, role, signature_id}
+    sent_at: datetime | None = None
+    next_reminder_at: datetime | None = None
+    reminders_sent: int = 0
+    escalated: bool = False
+    links_sent: bool = False
+    signed_on: date | None = None
+    changes: int = 0  # bumped by every signature or refusal: what the signing loop waits on
+
+
 class JourneySnapshot(BaseModel):
     """The compact state carried across continue-as-new."""
 
@@ -120,6 +148,7 @@ class JourneySnapshot(BaseModel):
     entry_notified: bool = False
     counsellor_changes: int = 0
     continued_runs: int = 0
+    convention: ConventionState = ConventionState()
 
 
 class JourneyInput(BaseModel):
@@ -200,8 +229,9 @@ class Notification(BaseModel):
     key: str
     kind: str
     journey_id: str
-    recipients: list[str]  # person | prescriber | platform | employer | counsellor | user:<id>
+    recipients: list[str]  # person | prescriber | platform | employer | counsellor | user:<id> | party:<id>
     params: dict[str, Any] = {}
+    attachments: list[str] = []  # documents resolved from the database, e.g. "convention:<version id>"
 
 
 class AssignmentRequest(BaseModel):
@@ -217,3 +247,73 @@ class EvaluationRecord(BaseModel):
     journey_id: str
     outcome: dict[str, Any]
     recorded_by: str
+
+
+class SignatureIn(BaseModel):
+    """The argument of the `record_signature` update: a party's answer through its personal link.
+
+    The API has consumed the link and written the evidence (name, time, IP, user agent) as a pending
+    signature row; the journey checks it is for the current version and a party that has not
+    answered, then accepts it.
+    """
+
+    signature_id: str
+    convention_id: str
+    version: int
+    party_id: str
+    decision: str  # signed | refused
+
+
+class ConventionDraft(BaseModel):
+    journey_id: str
+    platform_id: str
+    number: int
+    outcome: dict[str, Any]
+    drafted_by: str | None = None
+    task_id: str
+    at: datetime
+
+
+class ConventionVersionRef(BaseModel):
+    convention_id: str
+    version_id: str
+    number: int
+    content_hash: str
+    parties: list[PartyRef]
+
+
+class SigningLinkRequest(BaseModel):
+    """Mail one party its personal signing link (a new single-use token, keyed by `key`)."""
+
+    key: str
+    kind: str  # convention_to_sign | convention_sign_reminder
+    journey_id: str
+    version_id: str
+    party_id: str
+    issued_at: datetime
+    expires_at: datetime
+    reminder_number: int = 0
+
+
+class SignatureAcceptance(BaseModel):
+    journey_id: str
+    signature_id: str
+    at: datetime
+
+
+class PlatformSignature(BaseModel):
+    journey_id: str
+    signature_id: str
+    version_id: str
+    party_id: str
+    decision: str  # signed | refused
+    reason: str | None = None
+    user_id: str
+    task_id: str
+    at: datetime
+
+
+class ConventionFinal(BaseModel):
+    journey_id: str
+    version_id: str
+    at: datetime

@@ -1,0 +1,236 @@
+"""The public signing pages of the convention (R10): no account, a personal link by mail.
+
+`GET /signature/{convention_id}/{token}` shows the document and a form to sign it, or to refuse it
+with a reason; `POST` to the same address answers. The link is checked in this order: its form, its
+HMAC (a modified token, or one moved under another convention's address, is refused), its expiry,
+the database row (single use: consumed atomically with the pending answer), then the version
+(a version that a later one replaced cannot be signed) and the party (one answer per party). The
+journey accepts the answer (update `record_signature`, which checks again); if it refuses, the
+answer is removed and the link given back: a refused attempt changes nothing.
+
+Every refusal of a link is a French page with a 4xx status; nothing is written.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import update
+from sqlmodel import Session
+
+from eaflow.activities.convention import aware
+from eaflow.api.deps import SettingsDep, TemporalDep, db_scope
+from eaflow.api.problems import Problem
+from eaflow.api.workflow_calls import call_workflow
+from eaflow.documents.render import page, render
+from eaflow.signing import TokenError, read_token, secret_key
+from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
+from eaflow.store.models import Journey, Platform
+from eaflow.workflows.journey import JourneyWorkflow
+from eaflow.workflows.types import SignatureIn
+
+router = APIRouter(tags=["signature"])
+
+TITLE = "Signature de la convention d'emploi accompagné"
+ASK_COUNSELLOR = "Si vous devez encore répondre, votre conseiller en emploi accompagné peut vous envoyer un nouveau lien."
+REFUSALS: dict[str, tuple[int, str, str]] = {
+    "malformed": (404, "Lien non valide", "Ce lien de signature n'est pas valide : il a peut-être été mal copié. "
+                                          "Vérifiez qu'il est complet, ou copiez-le à nouveau depuis le courriel reçu."),
+    "tampered": (404, "Lien non valide", "Ce lien de signature n'est pas valide : il a été modifié ou mal copié. "
+                                         "Copiez-le à nouveau depuis le courriel reçu."),
+    "foreign": (403, "Lien non valide pour cette convention",
+                "Ce lien de signature ne correspond pas à cette convention. Utilisez le lien exact reçu par courriel."),
+    "expired": (410, "Lien expiré", "Ce lien de signature a expiré. Un nouveau lien vous sera envoyé avec le prochain "
+                                    "rappel."),
+    "used": (410, "Lien déjà utilisé", "Ce lien de signature a déjà servi : chaque lien ne peut être utilisé qu'une "
+                                       "fois. Votre réponse précédente a bien été enregistrée."),
+    "replaced": (409, "Version remplacée", "Cette version de la convention a été remplacée par une version plus "
+                                           "récente : elle ne peut plus être signée. Vous recevrez un lien pour la "
+                                           "nouvelle version."),
+    "answered": (409, "Réponse déjà enregistrée", "Vous avez déjà répondu pour cette version de la convention."),
+    "signed": (409, "Convention déjà signée", "Cette convention est déjà signée par toutes les parties."),
+}
+
+
+# The pages carry a personal link: never cached, never sent as a Referer, never framed.
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                           "frame-ancestors 'none'"}
+
+
+class LinkRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Link:
+    token: SigningToken
+    party: ConventionParty
+    version: ConventionVersion
+    convention: Convention
+
+
+def message_page(heading: str, message: str, *, status: int = 200, hint: str | None = None,
+                 error: bool = False) -> HTMLResponse:
+    body = render("signing_message.html.j2", heading=heading, message=message, hint=hint, error=error)
+    return HTMLResponse(page(f"{heading} — {TITLE}", body), status_code=status, headers=PAGE_HEADERS)
+
+
+def refusal_page(reason: str) -> HTMLResponse:
+    status, heading, message = REFUSALS[reason]
+    hint = None if reason in ("signed", "answered", "used") else ASK_COUNSELLOR
+    return message_page(heading, message, status=status, hint=hint, error=True)
+
+
+def check_link(session: Session, secret: bytes, convention_id: str, token: str) -> Link:
+    """The link's row, party and version, or LinkRefused with the reason (see the module docstring)."""
+    now = datetime.now(timezone.utc)
+    try:
+        token_id = read_token(secret, convention_id, token, now)
+    except TokenError as error:
+        if error.reason == "tampered":
+            row = session.get(SigningToken, token.split(".", 1)[0])
+            if row is not None and row.convention_id != convention_id:
+                try:  # a genuine link of another convention, put under this one's address
+                    read_token(secret, row.convention_id, token, now)
+                    raise LinkRefused("foreign") from error
+                except TokenError:
+                    pass
+        raise LinkRefused(error.reason) from error
+    row = session.get(SigningToken, token_id)
+    if row is None:
+        raise LinkRefused("tampered")
+    if row.convention_id != convention_id:
+        raise LinkRefused("foreign")
+    if aware(row.expires_at) <= now:
+        raise LinkRefused("expired")
+    if row.used_at is not None:
+        raise LinkRefused("used")
+    convention = session.get(Convention, row.convention_id)
+    version = session.get(ConventionVersion, row.version_id)
+    party = session.get(ConventionParty, row.party_id)
+    if convention.status == "signed":
+        raise LinkRefused("signed")
+    if convention.current_version_id != version.id or version.status != "signing":
+        raise LinkRefused("replaced")
+    if party.signed_at is not None or party.refused_at is not None:
+        raise LinkRefused("answered")
+    return Link(row, party, version, convention)
+
+
+def _platform_name(session: Session, convention: Convention) -> str:
+    journey = session.get(Journey, convention.journey_id)
+    platform = session.get(Platform, journey.platform_id) if journey else None
+    return platform.name if platform else "La plateforme d'emploi accompagné"
+
+
+@router.get("/signature/{convention_id}/{token}", response_class=HTMLResponse,
+            summary="Public page: read the convention and sign or refuse it (personal link)")
+def signing_page(convention_id: str, token: str, request: Request, settings: SettingsDep):
+    secret = secret_key(settings)
+    with db_scope(settings) as session:
+        try:
+            link = check_link(session, secret, convention_id, token)
+        except LinkRefused as refused:
+            return refusal_page(refused.reason)
+        body = render("signing_form.html.j2", platform_name=_platform_name(session, link.convention),
+                      version_number=link.version.number, party_label=link.party.label,
+                      signatory_name=link.party.signatory_name, document=link.version.html,
+                      content_hash=link.version.content_hash, action=str(request.url.path),
+                      pdf_url=f"{request.url.path}/convention.pdf")
+    return HTMLResponse(page(TITLE, body), headers=PAGE_HEADERS)
+
+
+@router.get("/signature/{convention_id}/{token}/convention.pdf", summary="Public: the convention to sign, as a PDF")
+def signing_pdf(convention_id: str, token: str, settings: SettingsDep):
+    secret = secret_key(settings)
+    with db_scope(settings) as session:
+        try:
+            link = check_link(session, secret, convention_id, token)
+        except LinkRefused as refused:
+            return refusal_page(refused.reason)
+        return Response(link.version.pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="convention-v{link.version.number}.pdf"',
+            "Cache-Control": "no-store"})
+
+
+@router.post("/signature/{convention_id}/{token}", response_class=HTMLResponse,
+             summary="Public: sign the convention, or refuse it with a reason (single use)")
+async def sign(convention_id: str, token: str, request: Request, settings: SettingsDep, client: TemporalDep,
+               decision: Annotated[str, Form()] = "", signer_name: Annotated[str, Form(max_length=200)] = "",
+               reason: Annotated[str, Form(max_length=2000)] = "", agree: Annotated[str, Form()] = ""):
+    secret = secret_key(settings)
+    decision = {"sign": "signed", "refuse": "refused"}.get(decision.strip())
+    signer_name, reason = signer_name.strip(), reason.strip()
+    problem = None
+    if decision is None:
+        problem = "Choisissez de signer ou de refuser la convention."
+    elif not signer_name:
+        problem = "Indiquez vos nom et prénom."
+    elif decision == "signed" and agree != "yes":
+        problem = "Pour signer, cochez la case indiquant que vous avez lu la convention et en acceptez les termes."
+    elif decision == "refused" and not reason:
+        problem = "Indiquez pourquoi vous refusez la convention : votre conseiller en tiendra compte."
+
+    def consume() -> tuple[HTMLResponse | None, SignatureIn | None, str, str]:
+        with db_scope(settings) as session:
+            try:
+                link = check_link(session, secret, convention_id, token)
+            except LinkRefused as refused:
+                return refusal_page(refused.reason), None, "", ""
+            if problem:
+                return message_page("Réponse incomplète", problem, status=422, error=True,
+                                    hint="Revenez à la page précédente pour compléter votre réponse."), None, "", ""
+            now = datetime.now(timezone.utc)
+            used = session.exec(update(SigningToken).where(
+                SigningToken.id == link.token.id, SigningToken.used_at.is_(None)).values(used_at=now))
+            if used.rowcount != 1:  # another request used it in the meantime
+                return refusal_page("used"), None, "", ""
+            signature = Signature(
+                id=f"sg-{uuid.uuid4().hex[:20]}", convention_id=link.convention.id, version_id=link.version.id,
+                party_id=link.party.id, decision=decision, status="pending",
+                reason=reason or None, signer_name=signer_name, via="link", token_id=link.token.id,
+                ip=request.client.host if request.client else None,
+                user_agent=(request.headers.get("user-agent") or "")[:500] or None, at=now)
+            session.add(signature)
+            answer = SignatureIn(signature_id=signature.id, convention_id=link.convention.id,
+                                 version=link.version.number, party_id=link.party.id, decision=decision)
+            return None, answer, link.convention.journey_id, link.token.id
+
+    refused_page, answer, journey_id, token_id = await run_in_threadpool(consume)
+    if refused_page is not None:
+        return refused_page
+    handle = client.get_workflow_handle(journey_id)
+    try:
+        await call_workflow(lambda: handle.execute_update(
+            JourneyWorkflow.record_signature, answer, id=f"signature-{answer.signature_id}"))
+    except Problem as error:
+        await run_in_threadpool(_undo, settings, answer.signature_id, token_id)
+        if error.status == 409:
+            return message_page("Réponse non enregistrée", error.detail, status=409, error=True)
+        return message_page("Réponse non enregistrée", "Votre réponse n'a pas pu être enregistrée pour le moment. "
+                            "Rien n'a été modifié : réessayez dans quelques minutes avec le même lien.",
+                            status=error.status if 400 <= error.status < 600 else 503, error=True)
+    if decision == "signed":
+        return message_page("Merci, votre signature est enregistrée",
+                            "Vous avez signé la convention individuelle d'accompagnement. Quand toutes les parties "
+                            "l'auront signée, vous en recevrez une copie signée par courriel.")
+    return message_page("Votre refus est enregistré",
+                        "Votre refus et son motif ont été transmis à votre conseiller en emploi accompagné, qui vous "
+                        "proposera une nouvelle version de la convention.")
+
+
+def _undo(settings, signature_id: str, token_id: str) -> None:
+    """The journey refused the answer: remove it and give the link back (nothing else was written)."""
+    with db_scope(settings) as session:
+        signature = session.get(Signature, signature_id)
+        if signature is not None and signature.status == "pending":
+            session.delete(signature)
+        session.exec(update(SigningToken).where(SigningToken.id == token_id).values(used_at=None))
