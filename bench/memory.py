@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from datetime import date, timedelta
 
 TARGET_WORKER_BYTES = 1024 ** 3
@@ -27,7 +26,7 @@ TARGET_WORKER_BYTES = 1024 ** 3
 
 def seed(db_url: str, n: int) -> tuple[str, str, list[str]]:
     from eaflow import accounts
-    from eaflow.intake import IntakeRequest, record_prescription
+    from eaflow.intake import record_prescription
     from eaflow.store.db import session_scope
     from eaflow.store.migrate import upgrade
     from eaflow.store.models import User

@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = journeys["per_second"] / baseline["per_second"]
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"\nratio journeys/baseline: {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")
-    return 0 if not journeys["failures"] and not baseline["failures"] else 1
+    return 0 if ratio >= TARGET_RATIO and not journeys["failures"] and not baseline["failures"] else 1
 
 
 if __name__ == "__main__":

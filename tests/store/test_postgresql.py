@@ -88,3 +88,18 @@ def test_a_row_lock_held_past_the_busy_timeout_is_an_operational_error(postgres_
         engine_for(url).dispose()
         engine_for(url, 0.5).dispose()
         postgres_server.drop_database(url)
+
+
+def test_r22_database_errors_never_carry_values(settings):
+    """A failed statement's message names the SQL, not the values (a name, health data)."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from eaflow.store.db import session_scope
+    from eaflow.store.models import Platform
+
+    with pytest.raises(IntegrityError) as failed:
+        with session_scope(settings.db_url) as session:
+            session.add(Platform(id="pf-x", department="35", name="Nom Très Personnel"))
+            session.add(Platform(id="pf-x", department="36", name="Nom Très Personnel"))
+    assert "Nom Très Personnel" not in str(failed.value)

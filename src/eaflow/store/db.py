@@ -20,13 +20,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 
+# hide_parameters: a database error names the statement, never the values (which may be a
+# person's name or health data) in logs and in Temporal's failure records (R22).
 @lru_cache(maxsize=16)
 def engine_for(url: str, busy_timeout_seconds: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds})
+        engine = create_engine(url, hide_parameters=True,
+                               connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -45,11 +48,11 @@ def engine_for(url: str, busy_timeout_seconds: float = 30.0) -> Engine:
         return engine
     if url.startswith("postgresql"):
         timeout_ms = max(int(busy_timeout_seconds * 1000), 1)
-        return create_engine(url, pool_pre_ping=True, connect_args={
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={
             "connect_timeout": max(int(busy_timeout_seconds), 1),
             "options": f"-c lock_timeout={timeout_ms} -c TimeZone=UTC",
         })
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 @contextmanager
