@@ -16,7 +16,7 @@ from sqlmodel import select
 from eaflow.activities.assignment import caseload_of
 from eaflow.api.deps import STAFF, SettingsDep, TemporalDep, db_scope, require
 from eaflow.api.problems import Problem
-from eaflow.api.views import task_filter, task_view, visible_task
+from eaflow.api.views import task_filter, task_view, user_names, visible_task
 from eaflow.api.workflow_calls import call_workflow
 from eaflow.store.models import Task, User
 from eaflow.workflows.journey import JourneyWorkflow
@@ -79,7 +79,9 @@ def list_tasks(
                                     Task.due_at.is_(None)))
     with db_scope(settings) as session:
         rows = session.exec(query.order_by(due_key, Task.id).limit(limit + 1)).all()
-        items = [task_view(session, t, with_schema=False) for t in rows[:limit]]
+        page = list(rows[:limit])
+        names = user_names(session, page)
+        items = [task_view(session, t, with_schema=False, names=names) for t in page]
         return {"items": items, "next_cursor": _encode_cursor(rows[limit - 1]) if len(rows) > limit else None}
 
 
