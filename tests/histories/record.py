@@ -7,6 +7,8 @@ Without names it records only the histories that are not recorded yet: a history
 older version of the code is the point of the replay test, so it is never overwritten unless named.
 - entry_refused, entry_spe_to_evaluation: the entry (recorded before the convention existed: these
   end waiting after the shared evaluation, the shape of the journeys started then);
+- entry_cdaph_decision_mailed_beside_waiting_list: a CDAPH orientation admitted, the R4 decision
+  mailed beside the waiting list (patch "entry-decision-mailed-beside-the-waiting-list");
 - convention_refused_redrafted_signed: the convention (R10) drafted, refused by the employer,
   re-drafted, reminded, signed by every party over the public signing pages, then accompaniment.
 """
@@ -34,7 +36,8 @@ from tests.smtp_fixture import SmtpServer
 from tests.workflow.helpers import complete, intake, open_tasks, running_worker, start, today
 
 HERE = Path(__file__).parent
-NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed")
+NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed",
+         "entry_cdaph_decision_mailed_beside_waiting_list")
 
 
 async def wait_task(settings, journey_id, kind):
@@ -71,6 +74,16 @@ async def entry(env, settings, platform) -> dict[str, str]:
     await complete(env.client, evaluation, {"evaluated_on": today(), "wishes": "w", "needs": "n",
                                             "resources": "r"}, platform.counsellor)
     return {"entry_refused": refused, "entry_spe_to_evaluation": journey_id}
+
+
+async def entry_cdaph(env, settings, platform) -> dict[str, str]:
+    """A CDAPH orientation admitted, recorded with the R4 mails sent beside the waiting list."""
+    journey_id, _ = await start(env.client, settings, platform, intake(), Policy())
+    assign = await wait_task(settings, journey_id, "assign_counsellor")
+    await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
+                   caseload=0, fte=1.0)
+    await wait_task(settings, journey_id, "shared_evaluation")
+    return {"entry_cdaph_decision_mailed_beside_waiting_list": journey_id}
 
 
 async def convention(env, settings, platform, smtp) -> dict[str, str]:
@@ -130,6 +143,8 @@ async def main(names: list[str]) -> None:
                 recorded: dict[str, str] = {}
                 if {"entry_refused", "entry_spe_to_evaluation"} & set(names):
                     recorded |= await entry(env, settings, platform)
+                if "entry_cdaph_decision_mailed_beside_waiting_list" in names:
+                    recorded |= await entry_cdaph(env, settings, platform)
                 if "convention_refused_redrafted_signed" in names:
                     recorded |= await convention(env, settings, platform, smtp)
                 await asyncio.sleep(0.5)

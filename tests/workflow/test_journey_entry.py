@@ -123,3 +123,22 @@ async def test_same_completion_twice_returns_the_first_result(time_skipping_env,
         with pytest.raises(WorkflowUpdateFailedError) as competing:
             await complete(env.client, task, {"informed_on": today(), "how": "portail"}, platform.manager)
         assert competing.value.cause.type == "Conflict"
+
+
+async def test_r4_mail_server_down_does_not_hold_the_waiting_list(time_skipping_env, settings, platform, smtp_server):
+    """The decision mails retry in the background: the managers can admit the person meanwhile."""
+    env = time_skipping_env
+    smtp_server.stop()
+    async with running_worker(env.client, settings):
+        journey_id, answer = await start(env.client, settings, platform, intake(), Policy())
+        assign = await wait_for_task(settings, journey_id, "assign_counsellor", env, attempts=200)
+        await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
+                       caseload=0, fte=1.0)
+        assert not smtp_server.messages
+        smtp_server.start()
+        await wait_for_task(settings, journey_id, "shared_evaluation", env, attempts=400)
+    with session_scope(settings.db_url) as session:
+        sent = [(m.kind, m.recipient) for m in session.exec(select(MailOutbox).where(
+            MailOutbox.journey_id == journey_id, MailOutbox.status == "sent"))]
+    assert ("entry_decision_person", "lea.martin@example.fr") in sent
+    assert len(sent) == len(set(sent))  # each mail once

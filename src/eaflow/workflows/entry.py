@@ -23,6 +23,10 @@ from eaflow.workflows.types import (
 )
 
 
+# workflow.patched id: journeys started before it mailed the R4 decision before the waiting list.
+MAIL_BESIDE_WAITING_LIST = "entry-decision-mailed-beside-the-waiting-list"
+
+
 class EntryProcedure:
     TASK_KINDS = frozenset({"notify_cdaph", "assign_counsellor", "shared_evaluation"})
 
@@ -36,13 +40,17 @@ class EntryProcedure:
             await self.r1_r5_examine_prescription()
             if s.state is JourneyState.refused:
                 return
+        # The decision is mailed beside the waiting list, not before it: a mail server that is down
+        # must not keep the managers from admitting the person (the mails go out once it is back).
+        mail_beside_waiting_list = workflow.patched(MAIL_BESIDE_WAITING_LIST)
         if s.state in (JourneyState.consent, JourneyState.cdaph_notified):
             if self.ctx.inp.facts.channel.is_spe and not s.cdaph_informed:
                 await self.r2_bring_to_cdaph_knowledge()
-            await self.r4_notify_entry_decision()
+            if not mail_beside_waiting_list:
+                await self.r4_notify_entry_decision()
             await self.enter_waiting_list()
         if s.state is JourneyState.waiting_list:
-            await self.r7_r8_admit_from_waiting_list()
+            await self.r7_r8_admit_from_waiting_list(mail_decision=mail_beside_waiting_list)
         if s.state is JourneyState.admitted and not s.evaluation_done:
             await self.r9_shared_evaluation()
 
@@ -100,13 +108,16 @@ class EntryProcedure:
             detail={"rule": "R6", "priority_group": rules.r6_priority_group(facts.situation)},
         )
 
-    async def r7_r8_admit_from_waiting_list(self) -> None:
+    async def r7_r8_admit_from_waiting_list(self, mail_decision: bool = False) -> None:
         ctx, facts, waiting = self.ctx, self.ctx.inp.facts, self.ctx.policy.waiting_list
         task = await ctx.open_task(
             "assign_counsellor", due=waiting.assignment_due,
             sort_key=rules.r6_waiting_list_key(facts.situation, facts.prescribed_on),
         )
-        await ctx.notify("assignment-needed", "assignment_needed", ["platform"], task_id=task.id)
+        mails = [ctx.notify("assignment-needed", "assignment_needed", ["platform"], task_id=task.id)]
+        if mail_decision:
+            mails.append(self.r4_notify_entry_decision())
+        await asyncio.gather(*mails)
         task = await ctx.until_done(task, waiting.assignment_reminder_every, "assignment_reminder", ["platform"])
         # The completion has designated the counsellor, capacity checked atomically (R7, R8).
         now = workflow.now()
