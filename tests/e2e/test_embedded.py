@@ -18,23 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import SECONDS_POLICY
+
 CLI = [sys.executable, "-m", "eaflow.cli"]
 PASSWORD = "mot-de-passe-e2e"
 
-# Every duration of this issue in seconds, so that reminders fire while the test watches.
-SECONDS_POLICY = """\
-[intake]
-cdaph_notification_due = "PT3S"
-cdaph_reminder_every = "PT3S"
-
-[waiting_list]
-assignment_due = "PT1H"
-assignment_reminder_every = "PT1H"
-
-[admission]
-shared_evaluation_due = "PT1H"
-shared_evaluation_reminder_every = "PT1H"
-"""
 
 
 # ---------------------------------------------------------------------------------------------

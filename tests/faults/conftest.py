@@ -33,27 +33,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from eaflow.settings import Settings
 from eaflow.store.db import engine_for
 from eaflow.store.migrate import upgrade
-from tests.conftest import PASSWORD, Platform, binary
+from tests.conftest import PASSWORD, SECONDS_POLICY, Platform, binary
 from tests.smtp_fixture import SmtpServer, _FreePortController
 
 CLI = [sys.executable, "-m", "eaflow.cli"]
 PRESCRIBER, MANAGER, C1 = "prescripteur@test.fr", "manager@test.fr", "c1@test.fr"
 
-# Seconds-scale policy: the CDAPH reminders fire while a test watches (the dev server fires a
-# timer well under a second late); the other timers stay out of the way.
-FAST_POLICY = """\
-[intake]
-cdaph_notification_due = "PT3S"
-cdaph_reminder_every = "PT3S"
-
-[waiting_list]
-assignment_due = "PT1H"
-assignment_reminder_every = "PT1H"
-
-[admission]
-shared_evaluation_due = "PT1H"
-shared_evaluation_reminder_every = "PT1H"
-"""
+FAST_POLICY = SECONDS_POLICY
 # No timer fires during a test: only the mails a step sends itself.
 QUIET_POLICY = FAST_POLICY.replace('"PT3S"', '"PT1H"')
 
