@@ -101,12 +101,26 @@ class Signature(SQLModel, table=True):
     status: str = "pending"  # pending | accepted | rejected
     reason: Optional[str] = None
     signer_name: str
-    via: str  # link | task
+    via: str  # link | task | paper
     user_id: Optional[str] = None
     token_id: Optional[str] = None
     ip: Optional[str] = None
     user_agent: Optional[str] = None
     at: datetime = Field(default_factory=utcnow)
+
+
+class SignatureScan(SQLModel, table=True):
+    """A paper signature's scan, uploaded by the counsellor (size and type checked on upload)."""
+
+    __tablename__ = "signature_scan"
+
+    signature_id: str = Field(primary_key=True, foreign_key="signature.id")
+    content_type: str  # application/pdf | image/jpeg | image/png
+    size: int
+    sha256: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by: str
+    uploaded_at: datetime = Field(default_factory=utcnow)
 
 
 class SigningToken(SQLModel, table=True):

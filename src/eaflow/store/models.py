@@ -68,6 +68,8 @@ class Journey(SQLModel, table=True):
     refusal: Optional[list[dict[str, Any]]] = Field(default=None, sa_column=Column(JSON))
     cdaph_informed_on: Optional[date] = None
     cdaph_informed_how: Optional[str] = None
+    next_interview_due: Optional[date] = Field(default=None, index=True)  # R12, written by the journey
+    last_contact_on: Optional[date] = None  # R13: the last contact that reached the person
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -221,4 +223,5 @@ class MailOutbox(SQLModel, table=True):
     sent_at: Optional[datetime] = None
 
 
+import eaflow.store.accompaniment  # noqa: E402,F401  (contacts, intensity, employment: R11, R13, R16)
 import eaflow.store.convention  # noqa: E402,F401  (registers the convention tables, R10)

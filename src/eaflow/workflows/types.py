@@ -169,6 +169,19 @@ class TaskCompletion(BaseModel):
     facts: dict[str, Any] = {}
 
 
+class AvenantRequest(BaseModel):
+    """The argument of the `request_avenant` update: a change the convention must follow (R10).
+
+    The API sends it with the update id `avenant:<kind>:<reference>`, so that a repeated request for
+    the same change is one avenant.
+    """
+
+    kind: str  # employer | legal_representative | veille
+    reference: str  # what caused it, e.g. the id of the employment episode that starts
+    requested_by: str
+    summary: str = ""  # what changes, in French, for the counsellor's draft (no health data)
+
+
 class IntakeAnswer(BaseModel):
     state: JourneyState
     refusal: list[Refusal] = []
