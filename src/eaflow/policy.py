@@ -54,6 +54,15 @@ class ConventionPolicy(_Section):
         "P21D", description="R10: alert to the counsellor when the convention is still unsigned this long after it was sent")
 
 
+class AccompanimentPolicy(_Section):
+    interview_every: str = Field("P3M", description="R12: the next interview is due this long after the last one (at least one per quarter)")
+    interview_lead: str = Field("P14D", description="R12: the counsellor gets a task to plan the interview this long before it is due")
+    avenant_draft_due: str = Field("P14D", description="R10: time for the counsellor to draft an avenant after the change that calls for it")
+    without_contact_after: str = Field("P1M", description="R13: the weekly digest lists the persons reached by no contact for this long")
+    digest_weekday: int = Field(1, ge=1, le=7, description="weekly digest to each counsellor: day of the week (1 = Monday), Paris time")
+    digest_hour: int = Field(7, ge=0, le=23, description="weekly digest to each counsellor: hour of the day, Paris time")
+
+
 class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
@@ -67,6 +76,7 @@ class Policy(BaseModel):
     waiting_list: WaitingListPolicy = WaitingListPolicy()
     admission: AdmissionPolicy = AdmissionPolicy()
     convention: ConventionPolicy = ConventionPolicy()
+    accompaniment: AccompanimentPolicy = AccompanimentPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()
 
 

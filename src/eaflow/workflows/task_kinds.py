@@ -124,6 +124,51 @@ class ConventionFollowUpOutcome(_Outcome):
     _strip = field_validator("note")(_not_blank)
 
 
+class ContactPlace(StrEnum):
+    service = "service"
+    workplace = "workplace"
+    home = "home"
+    other = "other"
+
+
+class ContactChannel(StrEnum):
+    in_person = "in_person"
+    phone = "phone"
+    video = "video"
+    mail = "mail"
+    letter = "letter"
+    sms = "sms"
+    third_party = "third_party"
+
+
+class ContactParticipants(StrEnum):
+    person = "person"
+    employer = "employer"
+    both = "both"
+    partner = "partner"
+
+
+class ContactFields(_Outcome):
+    """R13: a contact, or an attempt that did not reach the person. The body of
+    `POST /journeys/{id}/contacts` and the outcome of the tasks that record an interview."""
+
+    occurred_on: date = Field(description="Date du contact")
+    duration_minutes: int = Field(ge=0, le=1440, description="Durée en minutes (0 pour une tentative sans réponse)")
+    place: ContactPlace = Field(description="Lieu : service, lieu de travail, domicile, autre lieu choisi par la personne")
+    channel: ContactChannel = Field(description="Moyen : en présence, téléphone, visio, mail, courrier, SMS, tiers de confiance")
+    participants: ContactParticipants = Field(description="Qui a participé : la personne, l'employeur, les deux, un partenaire")
+    reached: bool = Field(True, description="La personne a-t-elle été effectivement jointe ? (non : tentative de contact)")
+    interview: bool = Field(False, description="Entretien avec le conseiller (R12 : au moins un par trimestre)")
+    note: str | None = Field(None, max_length=5000, description="Compte rendu")
+
+    @model_validator(mode="after")
+    def _interview_reaches_the_person(self):
+        if self.interview and not (self.reached and self.participants in (ContactParticipants.person,
+                                                                           ContactParticipants.both)):
+            raise ValueError("un entretien suppose que la personne ait été jointe et y ait participé")
+        return self
+
+
 @dataclass(frozen=True)
 class TaskKind:
     name: str
