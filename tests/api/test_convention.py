@@ -249,7 +249,7 @@ async def test_r10_out_of_order_refusal_then_redraft_and_the_replaced_version_re
     await manager_signs(api, journey_id)
     assert (await sign(api, person_v2, "Léa Martin")).status_code == 200
     journey = await wait_state(api, journey_id, "accompaniment")
-    assert journey["convention"] == {"status": "signed", "signed_on": TODAY, "version": 2}
+    assert journey["convention"] == {"status": "signed", "signed_on": TODAY, "version": 2, "avenant": None}
     convention = (await api.request("GET", f"/api/v1/journeys/{journey_id}/convention", MANAGER)).json()
     assert [(v["number"], v["kind"], v["status"]) for v in convention["versions"]] == [
         (1, "initial", "refused"), (2, "redraft", "signed")]

@@ -14,6 +14,7 @@ from eaflow.signing import make_token, signing_url, token_id_for
 from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
 from eaflow.store.models import AuditEvent, Journey, Person, Platform, User
 from eaflow.activities.projections import audit_once, load_journey
+from eaflow.workflows.convention import AVENANT_LABELS
 from eaflow.workflows.types import (
     ConventionDraft,
     ConventionFinal,
@@ -30,7 +31,8 @@ PERSON_LABELS = {"person": "la personne accompagnée",
                  "legal_representative": "le représentant légal de la personne accompagnée"}
 SELF_EMPLOYED = ", également en qualité d'employeur (travailleur non salarié)"
 EMPLOYER_LABEL = "l'employeur"
-VIA_LABELS = {"link": "signature électronique par lien personnel", "task": "signature électronique dans eaflow"}
+VIA_LABELS = {"link": "signature électronique par lien personnel", "task": "signature électronique dans eaflow",
+              "paper": "signature manuscrite sur papier (scan conservé)"}
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -98,6 +100,7 @@ def document_context(session: Session, journey: Journey, version: ConventionVers
                      "mailbox": platform.mailbox if platform else ""},
         "content": {"workplace_modalities": content["workplace_modalities"], "rhythm": content["rhythm"],
                     "objectives": content.get("objectives")},
+        "avenant": content.get("avenant"),
     }
 
 
@@ -114,6 +117,29 @@ def parties_of(session: Session, version_id: str) -> list[ConventionParty]:
     return sorted(rows, key=lambda p: order.get(p.role, 9))
 
 
+# R10: an avenant is signed again by the parties it concerns only.
+AVENANT_PARTIES = {
+    "employer": {"platform", "person", "legal_representative", "employer"},  # the new employer, not the former
+    "legal_representative": {"platform", "legal_representative", "person"},
+    "veille": {"platform", "person", "legal_representative", "employer"},
+}
+# What a draft_avenant outcome may replace in the convention in force.
+AVENANT_FIELDS = ("workplace_modalities", "rhythm", "signs_for_person", "person_signatory", "employer")
+
+
+def avenant_content(session: Session, convention: Convention, draft: ConventionDraft) -> dict[str, Any]:
+    """The convention in force with the avenant's changes: what the parties concerned sign."""
+    in_force = session.get(ConventionVersion, convention.signed_version_id) if convention.signed_version_id else None
+    if in_force is None:
+        raise LookupError(f"convention {convention.id} has no signed version to amend")
+    content = {k: v for k, v in in_force.content.items() if k != "avenant"}
+    content.update({k: draft.outcome[k] for k in AVENANT_FIELDS if draft.outcome.get(k) is not None})
+    content["avenant"] = {"kind": draft.avenant.kind, "label": AVENANT_LABELS[draft.avenant.kind],
+                          "changes": draft.outcome["changes"], "amends_version": in_force.number,
+                          "reference": draft.avenant.reference}
+    return content
+
+
 def create_version(session: Session, settings: Settings, draft: ConventionDraft) -> ConventionVersionRef:
     journey = load_journey(session, draft.journey_id)
     convention_id = convention_id_for(journey.id)
@@ -127,16 +153,21 @@ def create_version(session: Session, settings: Settings, draft: ConventionDraft)
         session.add(convention)
         session.flush()
     previous = session.get(ConventionVersion, convention.current_version_id) if convention.current_version_id else None
-    if previous is not None:  # supersede, don't mutate
+    if previous is not None and previous.status != "signed":  # supersede, don't mutate
         previous.superseded_at = draft.at
         if previous.status == "signing":
             previous.status = "superseded"
         session.add(previous)
     person = session.get(Person, journey.id)
-    parties = _parties(session, settings, journey, person, version_id, convention_id, draft.outcome)
+    content, kind = draft.outcome, "initial" if draft.number == 1 else "redraft"
+    if draft.avenant is not None:
+        content, kind = avenant_content(session, convention, draft), "avenant"
+    parties = _parties(session, settings, journey, person, version_id, convention_id, content)
+    if draft.avenant is not None:
+        parties = [p for p in parties if p.role in AVENANT_PARTIES[draft.avenant.kind]]
     version = ConventionVersion(
         id=version_id, convention_id=convention_id, number=draft.number,
-        kind="initial" if draft.number == 1 else "redraft", status="signing", content=draft.outcome,
+        kind=kind, status="signing", content=content,
         html="", pdf=b"", content_hash="", drafted_by=draft.drafted_by, created_at=draft.at)
     html = render("convention.html.j2", **document_context(session, journey, version, parties))
     version.html, version.content_hash = html, sha256(html)
@@ -265,6 +296,10 @@ def finalize(session: Session, final: ConventionFinal) -> str:
     version.signed_pdf_hash = sha256(version.signed_pdf)
     version.status, version.signed_at = "signed", final.at
     session.add(version)
+    replaced = session.get(ConventionVersion, convention.signed_version_id) if convention.signed_version_id else None
+    if replaced is not None and replaced.id != version.id:  # an avenant: the former text stays readable
+        replaced.superseded_at = final.at
+        session.add(replaced)
     convention.status, convention.signed_version_id = "signed", version.id
     convention.signed_on, convention.updated_at = aware(final.at).date(), datetime.now(timezone.utc)
     session.add(convention)

@@ -15,8 +15,11 @@ from eaflow.policy import load_policy
 from eaflow.settings import Settings
 from eaflow.signing import secret_key
 from eaflow.store.db import session_scope
+from eaflow.workflows.task_kinds import ContactFields
 from eaflow.workflows.types import (
     AssignmentRequest,
+    ContactFacts,
+    ContactFromTask,
     ConventionDraft,
     ConventionFinal,
     ConventionVersionRef,
@@ -166,10 +169,26 @@ class JourneyActivities:
     async def finalize_convention(self, final: ConventionFinal) -> str:
         return await self._in_transaction(convention.finalize, final)
 
+    # ---- the accompaniment's rhythm (R12, R13) ----
+
+    @activity.defn(name="contact_facts")
+    async def contact_facts(self, journey_id: str) -> ContactFacts:
+        from eaflow.store import contacts
+
+        return ContactFacts(**await self._in_transaction(contacts.contact_facts, journey_id))
+
+    @activity.defn(name="record_contact_from_task")
+    async def record_contact_from_task(self, contact: ContactFromTask) -> None:
+        from eaflow.store import contacts
+
+        await self._in_transaction(contacts.record_contact_from_task, contact.journey_id, contact.task_id,
+                                   ContactFields.model_validate(contact.fields), contact.recorded_by)
+
     def all(self) -> list[Callable]:
         return [
             self.record_step, self.open_task, self.close_task, self.reassign_open_tasks,
             self.record_shared_evaluation, self.assign_counsellor, self.current_policy, self.send_notification,
             self.create_convention_version, self.send_signing_link, self.accept_signature,
-            self.record_platform_signature, self.finalize_convention,
+            self.record_platform_signature, self.finalize_convention, self.contact_facts,
+            self.record_contact_from_task,
         ]

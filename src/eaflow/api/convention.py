@@ -32,15 +32,24 @@ def journey_convention(session: Session, journey: Journey) -> dict[str, Any] | N
     if convention is None:
         return {"status": "drafting", "signed_on": None, "version": None} if journey.state == "convention" else None
     version = session.get(ConventionVersion, convention.current_version_id) if convention.current_version_id else None
+    if convention.signed_version_id:  # signed and in force, even while an avenant is being signed
+        view = {"status": "signed", "signed_on": convention.signed_on,
+                "version": _number(session, convention.signed_version_id), "avenant": None}
+        if version is not None and version.id != convention.signed_version_id and version.status != "signed":
+            view["avenant"] = {"version": version.number, "status": version.status,
+                               "kind": (version.content.get("avenant") or {}).get("kind")}
+        return view
     status = "drafting" if convention.status == "refused" and journey.state == "convention" else convention.status
     return {"status": status, "signed_on": convention.signed_on, "version": version.number if version else None}
 
 
-def _signature_view(signature: Signature, party: ConventionParty | None) -> dict[str, Any]:
+def _signature_view(signature: Signature, party: ConventionParty | None, base: str) -> dict[str, Any]:
     return {"id": signature.id, "party_id": signature.party_id, "role": party.role if party else None,
             "decision": signature.decision, "status": signature.status, "reason": signature.reason,
             "signer_name": signature.signer_name, "via": signature.via, "user_id": signature.user_id,
-            "at": aware(signature.at), "ip": signature.ip, "user_agent": signature.user_agent}
+            "at": aware(signature.at), "ip": signature.ip, "user_agent": signature.user_agent,
+            # a paper signature is written with its scan, in one transaction (api/paper_signatures.py)
+            "scan_url": f"{base}/convention/signatures/{signature.id}/scan" if signature.via == "paper" else None}
 
 
 def version_view(session: Session, version: ConventionVersion, journey_id: str) -> dict[str, Any]:
@@ -57,7 +66,7 @@ def version_view(session: Session, version: ConventionVersion, journey_id: str) 
                      "signatory_name": p.signatory_name, "signatory_quality": p.signatory_quality,
                      "email": p.email, "signs_by": p.signs_by, "signed_at": aware(p.signed_at),
                      "refused_at": aware(p.refused_at)} for p in parties],
-        "signatures": [_signature_view(s, by_id.get(s.party_id)) for s in signatures_of(session, version.id)
+        "signatures": [_signature_view(s, by_id.get(s.party_id), base) for s in signatures_of(session, version.id)
                        if s.status != "rejected"],
         "html_url": f"{base}/convention.html?version={version.number}",
         "pdf_url": f"{base}/convention.pdf?version={version.number}",
@@ -168,7 +177,7 @@ def draft_prefill(session: Session, journey_id: str) -> dict[str, Any]:
 
 def task_extras(session: Session, task: Task) -> dict[str, Any]:
     """`prefill` and `context` of the convention's tasks (empty for other kinds)."""
-    if task.kind not in ("draft_convention", "sign_convention", "convention_follow_up"):
+    if task.kind not in ("draft_convention", "sign_convention", "convention_follow_up", "draft_avenant"):
         return {}
     convention = convention_of(session, task.journey_id)
     base = f"/api/v1/journeys/{task.journey_id}"
@@ -187,7 +196,19 @@ def task_extras(session: Session, task: Task) -> dict[str, Any]:
             context["refusal"] = {"version": current.number, "role": party.role if party else None,
                                   "by": party.label if party else None, "signer_name": refusal.signer_name,
                                   "reason": refusal.reason, "at": aware(refusal.at)}
+    context.update(task.context or {})
     extras: dict[str, Any] = {"context": context}
     if task.kind == "draft_convention" and task.status == "open":
         extras["prefill"] = draft_prefill(session, task.journey_id)
+    if task.kind == "draft_avenant" and task.status == "open":
+        extras["prefill"] = avenant_prefill(session, task.journey_id)
     return extras
+
+
+def avenant_prefill(session: Session, journey_id: str) -> dict[str, Any]:
+    """An avenant starts from the convention in force: what changes is written, the rest stays."""
+    convention = convention_of(session, journey_id)
+    in_force = session.get(ConventionVersion, convention.signed_version_id) if convention else None
+    content = in_force.content if in_force else {}
+    return {"changes": "", **{k: content.get(k) for k in ("workplace_modalities", "rhythm", "signs_for_person",
+                                                         "person_signatory", "employer")}}

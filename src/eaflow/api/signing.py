@@ -6,7 +6,8 @@ HMAC (a modified token, or one moved under another convention's address, is refu
 the database row (single use: consumed atomically with the pending answer), then the version
 (a version that a later one replaced cannot be signed) and the party (one answer per party). The
 journey accepts the answer (update `record_signature`, which checks again); if it refuses, the
-answer is removed and the link given back: a refused attempt changes nothing.
+answer is marked rejected and the link given back: a refused attempt changes nothing else.
+`submit_answer` does this for the counsellor's paper signatures too (api/paper_signatures.py).
 
 Every refusal of a link is a French page with a 4xx status; nothing is written.
 """
@@ -22,12 +23,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import update
 from sqlmodel import Session
+from temporalio.client import Client
 
 from eaflow.activities.convention import aware
 from eaflow.api.deps import SettingsDep, TemporalDep, db_scope
 from eaflow.api.problems import Problem
 from eaflow.api.workflow_calls import call_workflow
 from eaflow.documents.render import page, render
+from eaflow.settings import Settings
 from eaflow.signing import TokenError, read_token, secret_key
 from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
 from eaflow.store.models import Journey, Platform
@@ -194,7 +197,7 @@ async def sign(convention_id: str, token: str, request: Request, settings: Setti
             if used.rowcount != 1:  # another request used it in the meantime
                 return refusal_page("used"), None, "", ""
             signature = Signature(
-                id=f"sg-{uuid.uuid4().hex[:20]}", convention_id=link.convention.id, version_id=link.version.id,
+                id=new_signature_id(), convention_id=link.convention.id, version_id=link.version.id,
                 party_id=link.party.id, decision=decision, status="pending",
                 reason=reason or None, signer_name=signer_name, via="link", token_id=link.token.id,
                 ip=request.client.host if request.client else None,
@@ -204,15 +207,12 @@ async def sign(convention_id: str, token: str, request: Request, settings: Setti
                                  version=link.version.number, party_id=link.party.id, decision=decision)
             return None, answer, link.convention.journey_id, link.token.id
 
-    refused_page, answer, journey_id, token_id = await run_in_threadpool(consume)
+    refused_page, answer, journey_id, _ = await run_in_threadpool(consume)
     if refused_page is not None:
         return refused_page
-    handle = client.get_workflow_handle(journey_id)
     try:
-        await call_workflow(lambda: handle.execute_update(
-            JourneyWorkflow.record_signature, answer, id=f"signature-{answer.signature_id}"))
+        await submit_answer(client, settings, journey_id, answer)
     except Problem as error:
-        await run_in_threadpool(_undo, settings, answer.signature_id, token_id)
         if error.status == 409:
             return message_page("Réponse non enregistrée", error.detail, status=409, error=True)
         return message_page("Réponse non enregistrée", "Votre réponse n'a pas pu être enregistrée pour le moment. "
@@ -227,10 +227,33 @@ async def sign(convention_id: str, token: str, request: Request, settings: Setti
                         "proposera une nouvelle version de la convention.")
 
 
-def _undo(settings, signature_id: str, token_id: str) -> None:
-    """The journey refused the answer: remove it and give the link back (nothing else was written)."""
+def new_signature_id() -> str:
+    return f"sg-{uuid.uuid4().hex[:20]}"
+
+
+async def submit_answer(client: Client, settings: Settings, journey_id: str, answer: SignatureIn) -> dict:
+    """Send a pending answer (by link or on paper) to its journey: update `record_signature`,
+    idempotent by the signature id, which accepts it through the `accept_signature` activity.
+
+    If the journey refuses it (a replaced version, a party that has already answered or is not one
+    of this version's) or cannot be reached, the answer is marked rejected, its link given back, and
+    the problem raised again: nothing else was written.
+    """
+    handle = client.get_workflow_handle(journey_id)
+    try:
+        return await call_workflow(lambda: handle.execute_update(
+            JourneyWorkflow.record_signature, answer, id=f"signature-{answer.signature_id}"))
+    except Problem:
+        await run_in_threadpool(reject_answer, settings, answer.signature_id)
+        raise
+
+
+def reject_answer(settings: Settings, signature_id: str) -> None:
+    """The journey refused a pending answer: mark it rejected (kept as evidence, shown nowhere as an
+    answer) and give its link back, if it came by one."""
     with db_scope(settings) as session:
+        rejected = session.exec(update(Signature).where(
+            Signature.id == signature_id, Signature.status == "pending").values(status="rejected"))
         signature = session.get(Signature, signature_id)
-        if signature is not None and signature.status == "pending":
-            session.delete(signature)
-        session.exec(update(SigningToken).where(SigningToken.id == token_id).values(used_at=None))
+        if rejected.rowcount == 1 and signature is not None and signature.token_id:
+            session.exec(update(SigningToken).where(SigningToken.id == signature.token_id).values(used_at=None))

@@ -1,13 +1,14 @@
 """What clients see of journeys and tasks, and who may see them (R22: only those who need it)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from eaflow.api.problems import Problem
+from eaflow.store.contacts import intensity_by_month
 from eaflow.store.models import Journey, Person, Task, User
 from eaflow.workflows import transitions
 from eaflow.workflows.task_kinds import TASK_KINDS
@@ -69,7 +70,11 @@ def user_ref(session: Session, user_id: str | None, names: dict[str, str] | None
 
 def user_names(session: Session, tasks: list[Task]) -> dict[str, str]:
     """The names of every user a page of tasks mentions, in one query (not one per row)."""
-    ids = {i for t in tasks for i in (t.assignee_id, t.completed_by) if i}
+    return names_of(session, {i for t in tasks for i in (t.assignee_id, t.completed_by) if i})
+
+
+def names_of(session: Session, ids: set[str]) -> dict[str, str]:
+    """The names of these users, in one query."""
     if not ids:
         return {}
     rows = session.exec(select(User.id, User.display_name, User.email).where(User.id.in_(ids))).all()
@@ -96,8 +101,17 @@ def task_view(session: Session, task: Task, *, with_schema: bool = True,
     return view
 
 
+def journey_intensity(session: Session, journey: Journey) -> dict[str, Any]:
+    """R11: the level of the current calendar month, from the contacts recorded so far."""
+    today = date.today()
+    (month,) = intensity_by_month(session, journey.id, today, today)
+    return {"month": f"{month.month:%Y-%m}", "level": month.level, "label": month.label,
+            "hours_this_month": month.hours, "workplace_hours_this_month": month.workplace_hours}
+
+
 def journey_view(session: Session, journey: Journey, user: User) -> dict[str, Any]:
     from eaflow.api.convention import journey_convention  # (imports this module)
+    from eaflow.api.employment import current_employment  # (imports this module)
 
     person = session.get(Person, journey.id)
     open_tasks = session.exec(select(Task).where(Task.journey_id == journey.id, Task.status == "open")
@@ -116,14 +130,16 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
         "cdaph_notification": ({"informed_on": journey.cdaph_informed_on, "how": journey.cdaph_informed_how}
                                if journey.cdaph_informed_on else None),
         "waiting_list": {"priority_key": journey.waiting_key} if journey.state == "waiting_list" else None,
-        "convention": journey_convention(session, journey), "employment": person.employer if person else None,
-        "intensity": None, "next_interview_due": None, "veille": None,
+        "convention": journey_convention(session, journey), "employment": current_employment(session, journey.id),
+        "intensity": journey_intensity(session, journey), "next_interview_due": journey.next_interview_due,
+        "last_contact_on": journey.last_contact_on, "veille": None,
         "rights": {"rqth_until": journey.rqth_until, "rqth_permanent": journey.rqth_permanent,
                    "boe_category": journey.boe_category, "renewal": None},
         "open_tasks": [{"id": t.id, "kind": t.kind, "title": t.title, "due_at": aware(t.due_at)} for t in open_tasks],
         "refusal": journey.refusal, "exit": None,
     }
     if user.role == "prescriber":  # the prescriber follows the outcome, not the file (R22)
-        for private in ("open_tasks", "cdaph_notification", "employment"):
+        for private in ("open_tasks", "cdaph_notification", "employment", "intensity", "next_interview_due",
+                        "last_contact_on"):
             view.pop(private)
     return view

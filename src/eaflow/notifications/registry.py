@@ -106,6 +106,18 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
           "R10: a party refused the convention; the counsellor re-drafts it (a new version)."),
     _kind("convention_signed", {"recipient_name", "version_number", "signed_on", "content_hash"},
           "every convention party", "R10: every party has signed; the signed PDF is attached."),
+    _kind("weekly_digest",
+          {"counsellor_name", "week_number", "week_start", "week_end", "overdue", "due_this_week", "interviews",
+           "interview_horizon", "without_contact", "contact_cutoff"}, "counsellor",
+          "Weekly digest (R12, R13): the counsellor's overdue tasks and tasks due this week, quarterly interviews "
+          "coming due, persons without a contact for long; sent only when one section is not empty. Persons of "
+          "the counsellor's own caseload are named by first name and initial (R22), with a link."),
+    _kind("avenant_to_draft", {"counsellor_name", "journey_id", "task_url", "due_on", "summary", "avenant_label"},
+          "counsellor", "R10: a change calls for an avenant to the convention; the counsellor drafts it."),
+    _kind("interview_to_plan", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "counsellor",
+          "R12: the quarterly interview is due soon; the counsellor holds it and records it."),
+    _kind("interview_overdue", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "platform managers",
+          "R12: the quarterly interview was due and none was recorded; the managers are alerted."),
 )}
 
 # Sample parameters: check_templates() renders every kind with them; the tests snapshot the result.
@@ -186,6 +198,19 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "task_url": "http://127.0.0.1:8000/tasks/T-6", "unsigned": ["la personne accompagnée", "l'employeur"],
         "sent_on": date(2026, 11, 22),
     },
+    "avenant_to_draft": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-9",
+        "due_on": date(2027, 1, 18), "summary": "Nouvel employeur : Boulangerie Martin (CDD) à partir du 04/01/2027",
+        "avenant_label": "changement d'employeur",
+    },
+    "interview_to_plan": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-10",
+        "interview_due_on": date(2027, 3, 1),
+    },
+    "interview_overdue": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-11",
+        "interview_due_on": date(2027, 3, 1),
+    },
     "convention_refused": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",
         "task_url": "http://127.0.0.1:8000/tasks/T-7", "version_number": 1, "refused_by": "l'employeur",
@@ -194,6 +219,31 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "convention_signed": {
         "recipient_name": "Camille Durand", "version_number": 1, "signed_on": date(2026, 12, 3),
         "content_hash": "3f7a" * 16, "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
+    "weekly_digest": {
+        "counsellor_name": "Nadia Lefèvre", "week_number": 48,
+        "week_start": date(2026, 11, 23), "week_end": date(2026, 11, 29),
+        "overdue": [{"title": "Évaluation partagée de la situation", "person": "Camille D.",
+                     "due_on": datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc),
+                     "url": "http://127.0.0.1:8000/api/v1/tasks/T-3"}],
+        "due_this_week": [{"title": "Rédiger la convention individuelle", "person": "Paul M.",
+                           "due_on": datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc),
+                           "url": "http://127.0.0.1:8000/api/v1/tasks/T-4"}],
+        "interview_horizon": date(2026, 12, 7),
+        "interviews": [
+            {"person": "Inès B.", "due_on": date(2026, 11, 18), "overdue": True,
+             "url": "http://127.0.0.1:8000/api/v1/journeys/J-2026-0040"},
+            {"person": "Camille D.", "due_on": date(2026, 12, 2), "overdue": False,
+             "url": "http://127.0.0.1:8000/api/v1/journeys/J-2026-0042"},
+        ],
+        "contact_cutoff": date(2026, 10, 23),
+        "without_contact": [
+            {"person": "Léo R.", "last_contact_on": date(2026, 9, 14), "admitted_on": date(2026, 3, 2),
+             "url": "http://127.0.0.1:8000/api/v1/journeys/J-2026-0017"},
+            {"person": "Sarah K.", "last_contact_on": None, "admitted_on": date(2026, 10, 5),
+             "url": "http://127.0.0.1:8000/api/v1/journeys/J-2026-0051"},
+        ],
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
     },
 }
 
@@ -248,6 +298,11 @@ def date_fr(value: Any) -> str:
     return f"{number} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def date_short(value: Any) -> str:
+    """'01/12/2026' (Paris time for an aware datetime)."""
+    return as_date(value).strftime("%d/%m/%Y")
+
+
 def rule_label(rule: str) -> str:
     return RULE_LABELS.get(str(rule), "")
 
@@ -263,6 +318,7 @@ def _environment() -> Environment:
     )
     env.filters["date_fr"] = date_fr
     env.filters["rule_label"] = rule_label
+    env.filters["date_short"] = date_short
     env.globals.update(TEMPLATE_GLOBALS)
     return env
 

@@ -40,6 +40,11 @@ class JourneyContext:
         self.inp = inp
         self.policy: Policy = inp.policy
         self.s: JourneySnapshot = inp.snapshot.model_copy(deep=True) if inp.snapshot else JourneySnapshot()
+        # Loops running side by side (`together`) and how many of them wait to continue as new.
+        self._loops = 1
+        self._parked = 0
+        self._continuing = False
+        self.resume_requested = False  # a `resume` signal: continue as new now, into the current code
 
     @property
     def journey_id(self) -> str:
@@ -53,7 +58,8 @@ class JourneyContext:
 
     # ------------------------------------------------------------------ tasks
 
-    async def open_task(self, kind: str, *, due: str, sort_key: str | None = None, step: str | None = None) -> TaskView:
+    async def open_task(self, kind: str, *, due: str, sort_key: str | None = None, step: str | None = None,
+                        context: dict | None = None) -> TaskView:
         """Open the task of a step once: after continue-as-new the step finds its task again,
         open or already done (a completion that landed just before the continue-as-new)."""
         step = step or kind
@@ -75,7 +81,7 @@ class JourneyContext:
         await steps.open_task(TaskSpec(
             id=task.id, journey_id=self.journey_id, platform_id=self.inp.platform_id, kind=kind,
             title=spec.title, assignee_id=assignee, candidate_role=spec.candidate_role, created_at=now,
-            due_at=Duration.parse(due).after(now), sort_key=sort_key,
+            due_at=Duration.parse(due).after(now), sort_key=sort_key, context=context or {},
         ))
         return task
 
@@ -172,12 +178,33 @@ class JourneyContext:
 
     def history_is_long(self) -> bool:
         info = workflow.info()
-        return (info.get_current_history_length() >= self.policy.workflow.history_event_limit
+        return (self.resume_requested or info.get_current_history_length() >= self.policy.workflow.history_event_limit
                 or info.is_continue_as_new_suggested())
 
+    async def together(self, *loops: Awaitable[None]) -> None:
+        """Run loops side by side (each waits on its own deadlines). Every loop calls
+        `continue_as_new_if_due` at the top of each turn, where it holds nothing half done."""
+
+        async def counted(loop: Awaitable[None]) -> None:
+            try:
+                await loop
+            finally:
+                self._loops -= 1
+
+        self._loops += len(loops) - 1
+        await asyncio.gather(*(counted(loop) for loop in loops))
+        self._loops += 1
+
     async def continue_as_new_if_due(self) -> None:
+        """Continue as new once the history is long, when every loop has reached this point: a loop
+        in the middle of a step (a task half opened) would otherwise lose that step."""
         if not self.history_is_long():
             return
+        self._parked += 1
+        await workflow.wait_condition(lambda: self._parked >= self._loops)
+        if self._continuing:
+            await workflow.wait_condition(lambda: False)  # another loop continues as new for all
+        self._continuing = True
         policy = Policy.model_validate(await steps.current_policy())
         # No await between the last handler finishing and the continue-as-new: an update admitted
         # meanwhile would otherwise be cut off half-applied.

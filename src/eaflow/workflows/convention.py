@@ -23,6 +23,7 @@ from eaflow.durations import Duration
 from eaflow.workflows import steps
 from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.types import (
+    AvenantRequest,
     ConventionDraft,
     ConventionFinal,
     JourneyState,
@@ -45,8 +46,18 @@ PARTY_LABELS = {
 _ZERO = timedelta(0)
 
 
+# What an avenant may change (R10; the veille's avenant comes with R14).
+AVENANT_LABELS = {
+    "employer": "changement d'employeur",
+    "legal_representative": "changement de représentant légal",
+    "veille": "mise en veille de l'accompagnement",
+}
+AVENANT_KINDS = tuple(AVENANT_LABELS)
+AMENDABLE_STATES = (JourneyState.accompaniment, JourneyState.veille, JourneyState.relaunch)
+
+
 class ConventionProcedure:
-    TASK_KINDS = frozenset({"draft_convention", "sign_convention", "convention_follow_up"})
+    TASK_KINDS = frozenset({"draft_convention", "sign_convention", "convention_follow_up", "draft_avenant"})
 
     def __init__(self, ctx: JourneyContext) -> None:
         self.ctx = ctx
@@ -63,24 +74,72 @@ class ConventionProcedure:
             c.status, c.version = "drafting", 1
             await ctx.record("convention", "convention_started", detail={"rule": "R10"})
         while ctx.s.state is JourneyState.convention:
-            if c.status == "drafting":
-                await self.r10_draft()
-            await self.r10_collect_signatures()
-            if c.refusal is not None:
-                await self.r10_refusal_back_to_counsellor()
-            else:
-                await self.r10_signed_by_every_party()
+            await self.sign_round()
+
+    async def run_avenants(self) -> None:
+        """R10: during the accompaniment, each change that calls for an avenant (a new employer, a new
+        legal representative, a veille) is drafted and signed again by the parties it concerns."""
+        ctx, c = self.ctx, self.c
+        while True:
+            await ctx.continue_as_new_if_due()
+            if c.avenant is None:
+                if not c.pending_avenants:
+                    await workflow.wait_condition(lambda: bool(c.pending_avenants) or ctx.history_is_long())
+                    continue
+                c.avenant = c.pending_avenants.pop(0)
+                c.in_force = self.in_force()
+                c.version, c.status, c.links_sent = c.version + 1, "drafting", False
+                await ctx.record(f"convention/v{c.version}/avenant", "avenant_requested",
+                                 detail={"rule": "R10", "kind": c.avenant.kind, "version": c.version,
+                                         "reference": c.avenant.reference})
+            if await self.sign_round():
+                c.avenant = None
+
+    async def sign_round(self) -> bool:
+        """One version from its draft to every party's answer: True once signed, False when a party
+        refused it (a re-draft is then on the counsellor's desk)."""
+        if self.c.status == "drafting":
+            await self.r10_draft()
+        await self.r10_collect_signatures()
+        if self.c.refusal is not None:
+            await self.r10_refusal_back_to_counsellor()
+            return False
+        await self.r10_signed_by_every_party()
+        return True
+
+    def in_force(self) -> int:
+        """The number of the signed version in force (journeys signed before avenants existed kept
+        only their status)."""
+        c = self.c
+        return c.in_force or (c.version if c.status == "signed" else 0)
+
+    def _draft_step(self) -> tuple[str, str, str]:
+        """(task kind, step, due) of the current version's draft."""
+        c = self.c
+        if c.avenant is not None:
+            return "draft_avenant", f"avenant-draft-{c.version}", self.ctx.policy.accompaniment.avenant_draft_due
+        return "draft_convention", f"convention-draft-{c.version}", self.ctx.policy.convention.draft_due
+
+    def _avenant_context(self) -> dict | None:
+        a = self.c.avenant
+        return {"avenant": {"kind": a.kind, "label": AVENANT_LABELS[a.kind], "summary": a.summary}} if a else None
 
     async def r10_draft(self) -> None:
         ctx, c, policy = self.ctx, self.c, self.ctx.policy.convention
         n = c.version
-        task = await ctx.open_task("draft_convention", due=policy.draft_due, step=f"convention-draft-{n}")
+        kind, step, due = self._draft_step()
+        task = await ctx.open_task(kind, due=due, step=step, context=self._avenant_context())
         if n == 1:
             await ctx.notify("convention/to-draft", "convention_to_draft", ["counsellor"], task_id=task.id)
+        elif c.avenant is not None:
+            await ctx.notify(f"convention/v{n}/avenant-to-draft", "avenant_to_draft", ["counsellor"],
+                             task_id=task.id, summary=c.avenant.summary,
+                             avenant_label=AVENANT_LABELS[c.avenant.kind])
         task = await ctx.until_done(task, policy.draft_reminder_every, "task_reminder", ["assignee"])
         ref = await steps.create_convention_version(ConventionDraft(
             journey_id=ctx.journey_id, platform_id=ctx.inp.platform_id, number=n, outcome=task.outcome or {},
             drafted_by=(task.result or {}).get("completed_by"), task_id=task.id, at=workflow.now(),
+            avenant=c.avenant,
         ))
         c.convention_id, c.version_id, c.content_hash, c.parties = (
             ref.convention_id, ref.version_id, ref.content_hash, ref.parties)
@@ -165,8 +224,8 @@ class ConventionProcedure:
         ctx, c = self.ctx, self.c
         refused, refusal = c.version, c.refusal or {}
         c.version, c.status, c.links_sent = refused + 1, "drafting", False
-        task = await ctx.open_task("draft_convention", due=ctx.policy.convention.draft_due,
-                                   step=f"convention-draft-{c.version}")
+        kind, step, due = self._draft_step()
+        task = await ctx.open_task(kind, due=due, step=step, context=self._avenant_context())
         await ctx.notify(f"convention/v{refused}/refused", "convention_refused", ["counsellor"], task_id=task.id,
                          version_number=refused, refused_by=PARTY_LABELS.get(refusal.get("role"), ""),
                          signature_id=refusal.get("signature_id"))
@@ -176,11 +235,13 @@ class ConventionProcedure:
         now = workflow.now()
         signed_hash = await steps.finalize_convention(ConventionFinal(
             journey_id=ctx.journey_id, version_id=c.version_id, at=now))
-        c.status, c.signed_on = "signed", now.date()
-        ctx.enter(JourneyState.accompaniment)
-        await ctx.record(f"convention/v{c.version}/signed", "convention_signed",
+        c.status, c.signed_on, c.in_force = "signed", now.date(), c.version
+        if ctx.s.state is JourneyState.convention:
+            ctx.enter(JourneyState.accompaniment)
+        await ctx.record(f"convention/v{c.version}/signed", "avenant_signed" if c.avenant else "convention_signed",
                          detail={"rule": "R10", "version": c.version, "content_hash": c.content_hash,
-                                 "signed_pdf_hash": signed_hash})
+                                 "signed_pdf_hash": signed_hash,
+                                 **({"avenant": c.avenant.kind} if c.avenant else {})})
         await ctx.notify(f"convention/v{c.version}/signed-copies", "convention_signed",
                          [f"party:{p.id}" for p in c.parties], attachments=[f"convention:{c.version_id}"],
                          version_number=c.version, signed_on=c.signed_on.isoformat(), content_hash=c.content_hash)
@@ -239,10 +300,41 @@ class ConventionProcedure:
 
     def validate(self, task: TaskView, completion: TaskCompletion) -> None:
         c = self.c
+        if task.kind == "draft_avenant":
+            self._validate_avenant_draft(completion.outcome)
         if task.kind == "sign_convention" and (
                 c.status != "signing" or task.step != f"convention-sign-{c.version}" or c.refusal is not None):
             raise ApplicationError("Cette version de la convention n'attend plus la signature de la plateforme.",
                                    type="Conflict")
+
+    def _validate_avenant_draft(self, outcome: dict) -> None:
+        """What each kind of avenant must state (R10): the new employer, or the new signatory."""
+        kind = self.c.avenant.kind if self.c.avenant else None
+        errors = []
+        if kind == "employer" and not outcome.get("employer"):
+            errors.append({"field": "outcome.employer", "message": "indiquez le nouvel employeur"})
+        if kind == "legal_representative" and (outcome.get("signs_for_person") != "legal_representative"
+                                               or not outcome.get("person_signatory")):
+            errors.append({"field": "outcome.person_signatory",
+                           "message": "indiquez le nouveau représentant légal (signs_for_person = legal_representative)"})
+        if errors:
+            raise ApplicationError("L'avenant ne précise pas ce qui change.", {"errors": errors}, type="InvalidOutcome")
+
+    def request_avenant(self, request: AvenantRequest) -> dict:
+        """Queue an avenant (a repeated request for the same change is the same avenant)."""
+        c, key = self.c, f"{request.kind}:{request.reference}"
+        if key not in c.avenant_keys:
+            c.avenant_keys.append(key)
+            c.pending_avenants.append(request)
+        return {"avenant": key, "queued": len(c.pending_avenants), "in_progress": c.avenant is not None}
+
+    def validate_avenant_request(self, request: AvenantRequest) -> None:
+        if request.kind not in AVENANT_KINDS:
+            raise ApplicationError("Type d'avenant inconnu.", {"errors": [
+                {"field": "kind", "message": f"valeurs possibles : {', '.join(AVENANT_KINDS)}"}]}, type="InvalidOutcome")
+        if self.ctx.s.state not in AMENDABLE_STATES or not self.in_force():
+            raise ApplicationError("Un avenant modifie une convention signée : le parcours n'en a pas encore.",
+                                   {"rule": "R10"}, type="Conflict")
 
     async def apply(self, task: TaskView, completion: TaskCompletion) -> None:
         if task.kind != "sign_convention":

@@ -15,12 +15,14 @@ with workflow.unsafe.imports_passed_through():
     import idna  # noqa: F401  (used by email_validator)
 
     from eaflow.workflows import steps
+    from eaflow.workflows.accompaniment import RhythmProcedure
     from eaflow.workflows.context import JourneyContext
     from eaflow.workflows.convention import ConventionProcedure
     from eaflow.workflows.entry import EntryProcedure, validate_capacity
     from eaflow.workflows.task_kinds import outcome_errors
     from eaflow.workflows.types import (
         AssignmentRequest,
+        AvenantRequest,
         CounsellorChange,
         IntakeAnswer,
         JourneyInput,
@@ -31,6 +33,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+ACCOMPANYING = (JourneyState.accompaniment, JourneyState.veille, JourneyState.relaunch)
+
+
 @workflow.defn(name="Journey")
 class JourneyWorkflow:
     @workflow.init
@@ -38,7 +43,8 @@ class JourneyWorkflow:
         self.ctx = JourneyContext(inp)
         self.entry = EntryProcedure(self.ctx)
         self.convention = ConventionProcedure(self.ctx)
-        self.procedures = [self.entry, self.convention]
+        self.rhythm = RhythmProcedure(self.ctx)
+        self.procedures = [self.entry, self.convention, self.rhythm]
 
     @property
     def s(self) -> JourneySnapshot:
@@ -54,7 +60,10 @@ class JourneyWorkflow:
         # continue-as-new, whose new run takes the convention (ARCHITECTURE §6).
         if self.s.state in (JourneyState.admitted, JourneyState.convention) and workflow.patched("convention"):
             await self.convention.run()
-        # The accompaniment comes next (a later procedure): wait, keeping the history small.
+        # Journeys whose convention was signed before the accompaniment existed idle below until a
+        # `resume` signal (eaflow journeys resume) continues them as new into this code.
+        if self.s.state in ACCOMPANYING and workflow.patched("accompaniment"):
+            await self.ctx.together(self.rhythm.run(), self.convention.run_avenants())
         while True:
             await self.ctx.continue_as_new_if_due()
             await workflow.wait_condition(self.ctx.history_is_long)
@@ -100,6 +109,25 @@ class JourneyWorkflow:
     @record_signature.validator
     def _validate_signature(self, answer: SignatureIn) -> None:
         self.convention.validate_signature(answer)
+
+    @workflow.update
+    async def contacts_changed(self) -> dict:
+        """R12, R13: contacts were recorded, edited or deleted: re-read them, move the deadline."""
+        return await self.rhythm.contacts_changed()
+
+    @workflow.update
+    def request_avenant(self, request: AvenantRequest) -> dict:
+        """R10: a change that the convention must follow (a new employer, legal representative, veille)."""
+        return self.convention.request_avenant(request)
+
+    @request_avenant.validator
+    def _validate_avenant_request(self, request: AvenantRequest) -> None:
+        self.convention.validate_avenant_request(request)
+
+    @workflow.signal
+    def resume(self) -> None:
+        """Continue as new at the next safe point, into the code deployed now (ARCHITECTURE §6)."""
+        self.ctx.resume_requested = True
 
     def _owner(self, kind: str):
         return next(p for p in self.procedures if kind in p.TASK_KINDS)

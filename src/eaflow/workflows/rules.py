@@ -4,7 +4,9 @@ No Temporal import: the workflows, the activities and the API all call these sam
 """
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterable, Optional, Protocol
 
 from eaflow.workflows.types import ConsentBy, IntakeFacts, Refusal, Situation
 
@@ -127,3 +129,115 @@ NOT_IN_CASELOAD = frozenset({"veille", "exited", "transferred", "refused"})
 
 def r7_counts_in_caseload(state: str) -> bool:
     return state not in NOT_IN_CASELOAD
+
+
+# R11: intensity, from the hours of accompaniment of one calendar month (§V.B.3: "intensif : plus
+# de 12 h/mois ; régulier : de 8 à 12 h/mois ; suivi : de 2 à 8 h/mois ; allégé : moins de 2 h/mois").
+R11_INTENSIF_ABOVE = 12 * 60  # minutes: intensif is strictly more than 12 h
+R11_REGULIER_FROM = 8 * 60  # régulier: from 8 h to 12 h, both included
+R11_SUIVI_FROM = 2 * 60  # suivi: from 2 h included to 8 h excluded; allégé: under 2 h
+INTENSITY_LABELS = {"intensif": "Intensif", "regulier": "Régulier", "suivi": "Suivi", "allege": "Allégé"}
+
+
+def r11_intensity_level(minutes: int) -> str:
+    """R11: the level that `minutes` of accompaniment in one calendar month make.
+
+    more than 720 min (12 h) intensif · 480 to 720 min régulier · 120 to 479 min suivi ·
+    under 120 min allégé. "De 8 à 12 h" includes both its ends: 12 h exactly is régulier (intensif
+    is *more than* 12 h) and 8 h exactly is régulier too, so "de 2 à 8 h" stops just under 8 h;
+    2 h exactly is suivi (allégé is *under* 2 h). Minutes are whole, so 12 h 01 is intensif and
+    7 h 59 suivi.
+    """
+    if minutes < 0:
+        raise ValueError("a month cannot hold negative minutes")
+    if minutes > R11_INTENSIF_ABOVE:
+        return "intensif"
+    if minutes >= R11_REGULIER_FROM:
+        return "regulier"
+    if minutes >= R11_SUIVI_FROM:
+        return "suivi"
+    return "allege"
+
+
+def r11_label(level: str) -> str:
+    return INTENSITY_LABELS[level]
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def months_from(first: date, last: date) -> list[date]:
+    """Every calendar month from the month of `first` to the month of `last`, both included."""
+    months, month = [], month_start(first)
+    while month <= month_start(last):
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+class RecordedContact(Protocol):
+    """What R11 reads of a contact (the `contact` table's row has these attributes)."""
+
+    occurred_on: date
+    duration_minutes: int
+    place: str
+    reached: bool
+    deleted_at: Optional[datetime]
+
+
+def r11_accompaniment_minutes(contact: RecordedContact) -> int:
+    """The minutes a contact adds to its month. A deleted contact adds nothing; nor does an attempt
+    that did not reach anyone (`reached` false): R11 counts hours of accompaniment, and an
+    unanswered call is not accompaniment time, whatever duration was typed. A contact that took
+    place counts whoever took part (person, employer, partner): the accompaniment is for the
+    person and for the employer alike (§II)."""
+    if contact.deleted_at is not None or not contact.reached:
+        return 0
+    return contact.duration_minutes
+
+
+@dataclass(frozen=True)
+class MonthIntensity:
+    month: date  # the first day of the calendar month
+    minutes: int
+    workplace_minutes: int  # R13: the part spent at the workplace, summed for the indicators
+
+    @property
+    def level(self) -> str:
+        return r11_intensity_level(self.minutes)
+
+    @property
+    def label(self) -> str:
+        return r11_label(self.level)
+
+    @property
+    def hours(self) -> float:
+        return round(self.minutes / 60, 2)
+
+    @property
+    def workplace_hours(self) -> float:
+        return round(self.workplace_minutes / 60, 2)
+
+
+def monthly_intensity(contacts: Iterable[RecordedContact], first_month: date,
+                      last_month: date) -> list[MonthIntensity]:
+    """R11, R13: every calendar month from `first_month` to `last_month` (any day of each; both
+    included), months without a contact too (0 min, allégé), with the accompaniment minutes of the
+    contacts that fall in it (see r11_accompaniment_minutes) and the part spent at the workplace.
+    Contacts outside the range are ignored."""
+    months = months_from(first_month, last_month)
+    minutes = dict.fromkeys(months, 0)
+    workplace = dict.fromkeys(months, 0)
+    for contact in contacts:
+        month = month_start(contact.occurred_on)
+        if month in minutes:
+            counted = r11_accompaniment_minutes(contact)
+            minutes[month] += counted
+            if contact.place == "workplace":
+                workplace[month] += counted
+    return [MonthIntensity(month=m, minutes=minutes[m], workplace_minutes=workplace[m]) for m in months]

@@ -13,6 +13,8 @@ from temporalio.common import RetryPolicy
 
 from eaflow.workflows.types import (
     AssignmentRequest,
+    ContactFacts,
+    ContactFromTask,
     ConventionDraft,
     ConventionFinal,
     ConventionVersionRef,
@@ -100,3 +102,13 @@ async def record_platform_signature(signature: PlatformSignature) -> None:
 
 async def finalize_convention(final: ConventionFinal) -> str:
     return await _call("finalize_convention", final, timeout=DOCUMENT_TIMEOUT, result_type=str)
+
+
+# ---- the accompaniment's rhythm (R12, R13) ----
+
+async def contact_facts(journey_id: str) -> ContactFacts:
+    return await _call("contact_facts", journey_id, result_type=ContactFacts)
+
+
+async def record_contact_from_task(contact: ContactFromTask) -> None:
+    await _call("record_contact_from_task", contact)

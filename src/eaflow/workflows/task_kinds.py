@@ -169,6 +169,44 @@ class ContactFields(_Outcome):
         return self
 
 
+class InterviewOutcome(ContactFields):
+    """R12: the quarterly interview, held: recorded as a contact (R13) that moves the deadline."""
+
+    interview: bool = Field(True, description="Toujours vrai : cette tâche enregistre l'entretien tenu")
+    reached: bool = Field(True, description="Toujours vrai : la personne a participé à l'entretien")
+
+    @model_validator(mode="after")
+    def _is_an_interview(self):
+        if not self.interview:
+            raise ValueError("cette tâche enregistre l'entretien tenu : interview doit valoir true")
+        return self
+
+
+class InterviewOverdueOutcome(_Outcome):
+    """R12: the manager, alerted that the quarterly interview is overdue, says what was decided."""
+
+    note: str = Field(min_length=1, max_length=2000, description="Ce qui a été fait ou décidé avec le conseiller")
+    follow_up_on: date | None = Field(None, description="Date à laquelle l'entretien est prévu, si elle est connue")
+
+    _strip = field_validator("note")(_not_blank)
+
+
+class DraftAvenantOutcome(_Outcome):
+    """R10: an avenant to the convention in force: what changes, and only what changes."""
+
+    changes: str = Field(min_length=1, max_length=5000, description="Objet de l'avenant : ce qui change, en clair")
+    workplace_modalities: str | None = Field(
+        None, max_length=5000, description="Nouvelles modalités d'intervention sur le lieu de travail (sinon inchangées)")
+    rhythm: str | None = Field(None, max_length=1000, description="Nouveau rythme de l'accompagnement (sinon inchangé)")
+    signs_for_person: Literal["person", "legal_representative"] | None = Field(
+        None, description="Qui signe désormais pour la personne (changement de représentant légal)")
+    person_signatory: Signatory | None = Field(
+        None, description="Le nouveau représentant légal, ou la personne (changement de représentant légal)")
+    employer: EmployerParty | None = Field(None, description="Le nouvel employeur (changement d'employeur)")
+
+    _strip = field_validator("changes")(_not_blank)
+
+
 @dataclass(frozen=True)
 class TaskKind:
     name: str
@@ -197,6 +235,11 @@ TASK_KINDS: dict[str, TaskKind] = {
         TaskKind("sign_convention", "Signer la convention pour la plateforme", "manager", SignConventionOutcome),
         TaskKind("convention_follow_up", "Convention non signée : relancer les parties", "counsellor",
                  ConventionFollowUpOutcome, assigned_to_counsellor=True),
+        TaskKind("draft_avenant", "Rédiger un avenant à la convention", "counsellor", DraftAvenantOutcome,
+                 assigned_to_counsellor=True),
+        TaskKind("plan_interview", "Tenir l'entretien trimestriel", "counsellor", InterviewOutcome,
+                 assigned_to_counsellor=True),
+        TaskKind("interview_overdue", "Entretien trimestriel en retard", "manager", InterviewOverdueOutcome),
     )
 }
 

@@ -106,6 +106,19 @@ class TaskView(BaseModel):
     reminders_sent: int = 0
 
 
+class AvenantRequest(BaseModel):
+    """The argument of the `request_avenant` update: a change the convention must follow (R10).
+
+    The API sends it with the update id `avenant:<kind>:<reference>`, so that a repeated request for
+    the same change is one avenant.
+    """
+
+    kind: str  # employer | legal_representative | veille
+    reference: str  # what caused it, e.g. the id of the employment episode that starts
+    requested_by: str
+    summary: str = ""  # what changes, in French, for the counsellor's draft (no health data)
+
+
 class PartyRef(BaseModel):
     """A party of a convention version, as the journey knows it: an id and a role, never a name."""
 
@@ -132,6 +145,24 @@ class ConventionState(BaseModel):
     links_sent: bool = False
     signed_on: date | None = None
     changes: int = 0  # bumped by every signature or refusal: what the signing loop waits on
+    in_force: int = 0  # the number of the signed version in force (0 before the first signature)
+    avenant: AvenantRequest | None = None  # the avenant being drafted or signed, if any
+    pending_avenants: list[AvenantRequest] = []  # requested, waiting for the one in progress
+    avenant_keys: list[str] = []  # kind:reference of every avenant requested (a repeat is one avenant)
+
+
+class RhythmState(BaseModel):
+    """R12: when the next interview is due, and what has been done about that deadline."""
+
+    started_on: date | None = None  # the accompaniment's first day (the convention signed)
+    last_interview_on: date | None = None
+    due: date | None = None  # the next interview is due on or before this day
+    moves: int = 0  # how many times the deadline moved (keys its projection)
+    planned_for: date | None = None  # the deadline for which the counsellor got a plan_interview task
+    alerted_for: date | None = None  # the deadline for which the manager was alerted
+    stopped_on: date | None = None  # the clock is stopped (veille) since this day
+    remaining_days: int | None = None  # days left to the deadline when the clock stopped
+    nudges: int = 0  # bumped when contacts change: what the rhythm loop waits on
 
 
 class JourneySnapshot(BaseModel):
@@ -149,6 +180,7 @@ class JourneySnapshot(BaseModel):
     counsellor_changes: int = 0
     continued_runs: int = 0
     convention: ConventionState = ConventionState()
+    rhythm: RhythmState = RhythmState()
 
 
 class JourneyInput(BaseModel):
@@ -167,19 +199,6 @@ class TaskCompletion(BaseModel):
     outcome_hash: str
     actor_id: str
     facts: dict[str, Any] = {}
-
-
-class AvenantRequest(BaseModel):
-    """The argument of the `request_avenant` update: a change the convention must follow (R10).
-
-    The API sends it with the update id `avenant:<kind>:<reference>`, so that a repeated request for
-    the same change is one avenant.
-    """
-
-    kind: str  # employer | legal_representative | veille
-    reference: str  # what caused it, e.g. the id of the employment episode that starts
-    requested_by: str
-    summary: str = ""  # what changes, in French, for the counsellor's draft (no health data)
 
 
 class IntakeAnswer(BaseModel):
@@ -282,6 +301,7 @@ class ConventionDraft(BaseModel):
     platform_id: str
     number: int
     outcome: dict[str, Any]
+    avenant: AvenantRequest | None = None  # an avenant to the version in force, not a (re-)draft
     drafted_by: str | None = None
     task_id: str
     at: datetime
@@ -324,6 +344,23 @@ class PlatformSignature(BaseModel):
     user_id: str
     task_id: str
     at: datetime
+
+
+class ContactFromTask(BaseModel):
+    """A contact recorded as a task's outcome (R13): written once per task."""
+
+    journey_id: str
+    task_id: str
+    fields: dict[str, Any]
+    recorded_by: str
+
+
+class ContactFacts(BaseModel):
+    """What the journey's deadlines need from its contacts (read from the database)."""
+
+    last_interview_on: date | None = None
+    last_reached_on: date | None = None
+    last_contact_on: date | None = None
 
 
 class ConventionFinal(BaseModel):
