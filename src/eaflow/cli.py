@@ -10,6 +10,7 @@ eaflow/settings.py) and takes `--data-dir`, which overrides EAFLOW_DATA_DIR.
     eaflow platform add --department CODE --name NAME [--operator NAME] [--mailbox EMAIL]
     eaflow user add --email E --role ROLE [--platform CODE] [--fte 0.8] [--name NAME] --password-stdin
     eaflow demo [--api-url URL]
+    eaflow journeys resume
     eaflow policy show [--policy FILE]
 
 Exit codes: 0 success, 1 failure, 2 refused before doing anything (bad usage, taken port).
@@ -196,6 +197,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_journeys_resume(args: argparse.Namespace) -> int:
+    """After deploying a version with a new procedure: every running journey continues as new at its
+    next safe point, into the deployed code (a journey idle in an older shape would wait forever)."""
+    import asyncio
+
+    from eaflow.temporal_client import connect
+
+    async def resume() -> int:
+        client = await connect(_settings(args))
+        count = 0
+        async for execution in client.list_workflows('WorkflowType="Journey" AND ExecutionStatus="Running"'):
+            await client.get_workflow_handle(execution.id, run_id=execution.run_id).signal("resume")
+            count += 1
+        return count
+
+    try:
+        count = asyncio.run(resume())
+    except Exception as exc:  # noqa: BLE001 (Temporal unreachable: one line, not a trace)
+        raise CommandError(f"cannot reach Temporal: {exc}", 2) from None
+    print(f"{count} running journey(s) asked to continue into the deployed code")
+    return 0
+
+
 def cmd_policy_show(args: argparse.Namespace) -> int:
     from eaflow.policy import load_policy, policy_as_toml
 
@@ -297,6 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="seed the demo data through the running API")
     demo.add_argument("--api-url", help="the running API (default EAFLOW_PUBLIC_URL)")
     demo.set_defaults(func=cmd_demo)
+
+    journeys = commands.add_parser("journeys", parents=[common], help="running journeys")
+    journeys_commands = journeys.add_subparsers(dest="journeys_command", required=True)
+    journeys_commands.add_parser(
+        "resume", parents=[common], help="after an upgrade: every running journey continues into the deployed code"
+    ).set_defaults(func=cmd_journeys_resume)
 
     policy = commands.add_parser("policy", parents=[common], help="the platform policy")
     policy_commands = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)

@@ -10,8 +10,10 @@ passed into each journey at start and refreshed at continue-as-new.
 """
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
+from typing import get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +29,9 @@ class _Section(BaseModel):
         field = cls.model_fields[info.field_name]
         if field.annotation is str:
             Duration.parse(value)
+        elif get_origin(field.annotation) is list and isinstance(value, (list, tuple)):
+            for item in value:  # a schedule (R19): every point is a duration
+                Duration.parse(item)
         return value
 
 
@@ -63,6 +68,20 @@ class AccompanimentPolicy(_Section):
     digest_hour: int = Field(7, ge=0, le=23, description="weekly digest to each counsellor: hour of the day, Paris time")
 
 
+class VeillePolicy(_Section):
+    max_duration: str = Field("P6M", description="R14: the longest veille one agreement may set (from the day it starts)")
+    ending_lead: str = Field("P14D", description="R14: the counsellor gets a task this long before the veille ends")
+
+
+class RightsPolicy(_Section):
+    reminders_before_end: list[str] = Field(
+        ["P6M", "P3M", "P1M"], min_length=1,
+        description="R19: the counsellor gets a task to help the person renew this long before the RQTH or the "
+                    "CDAPH decision ends, at each point of this schedule")
+    renewal_task_due: str = Field("P1M", description="R19: time for the counsellor to help the person renew after a reminder")
+    appeal_delay: str = Field("P2M", description="R19: time to appeal a refusal of renewal, from the refusal's date")
+
+
 class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
@@ -77,6 +96,8 @@ class Policy(BaseModel):
     admission: AdmissionPolicy = AdmissionPolicy()
     convention: ConventionPolicy = ConventionPolicy()
     accompaniment: AccompanimentPolicy = AccompanimentPolicy()
+    veille: VeillePolicy = VeillePolicy()
+    rights: RightsPolicy = RightsPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()
 
 
@@ -98,7 +119,7 @@ def policy_as_toml(policy: Policy = NATIONAL_DEFAULTS) -> str:
         lines.append(f"[{section_name}]")
         for name, field in type(section).model_fields.items():
             value = getattr(section, name)
-            rendered = f'"{value}"' if isinstance(value, str) else str(value)
+            rendered = json.dumps(value) if isinstance(value, (str, list)) else str(value)  # TOML strings, arrays
             lines.append(f"# {field.description}")
             lines.append(f"{name} = {rendered}")
         lines.append("")

@@ -8,15 +8,19 @@ from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from eaflow.activities.digest import DigestActivities
 from eaflow.activities.registry import JourneyActivities
 from eaflow.activity_logging import ActivityLogging
 from eaflow.notifications.registry import check_templates
 from eaflow.observability import REGISTRY, UP, configure_logging
+from eaflow.policy import load_policy
+from eaflow.schedules import ensure_weekly_digest_schedule
 from eaflow.settings import Settings
 from eaflow.temporal_client import connect
+from eaflow.workflows.digest import WeeklyDigest
 from eaflow.workflows.journey import JourneyWorkflow
 
-WORKFLOWS = [JourneyWorkflow]
+WORKFLOWS = [JourneyWorkflow, WeeklyDigest]
 # A cached sandboxed journey costs about 230 KB here (bench/memory.py): 2,000 keep the active ones
 # warm in ~450 MiB; the worker levelled off at ~545 MiB RSS with 10,000 open journeys.
 MAX_CACHED_WORKFLOWS = 2000
@@ -27,7 +31,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=JourneyActivities(settings).all(),
+        activities=JourneyActivities(settings).all() + DigestActivities(settings).all(),
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
         interceptors=[ActivityLogging()],
     )
@@ -41,6 +45,12 @@ async def run_worker(settings: Settings) -> None:
         UP.labels("worker").set(1)
     client = await connect(settings)
     worker = build_worker(client, settings)
+    policy = load_policy(settings.policy_file)
+    try:  # idempotent; a second worker starting at the same time finds it and compares
+        await ensure_weekly_digest_schedule(client, settings, policy)
+    except Exception:  # the journeys do not wait on the digest: serve them, say it loudly
+        logging.getLogger("eaflow.worker").exception(
+            "weekly digest schedule not ensured", extra={"component": "worker", "kind": "weekly-digest"})
     logging.getLogger("eaflow.worker").info(
         "worker polling", extra={"component": "worker", "kind": settings.task_queue})
     await worker.run()

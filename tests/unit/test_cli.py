@@ -186,3 +186,14 @@ def test_policy_show_prints_the_defaults_and_a_file_over_them(tmp_path, data_dir
     policy.write_text('[intake]\ncdaph_reminder_evry = "PT3S"\n')
     assert main(["policy", "show", "--policy", str(policy)]) == 2
     assert "invalid policy file" in capsys.readouterr().err
+
+
+def test_the_readme_shows_the_national_policy_as_eaflow_policy_show_prints_it():
+    """The README's policy block is `eaflow policy show` with no file: a new key cannot go undocumented."""
+    from pathlib import Path
+
+    from eaflow.policy import policy_as_toml
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = "```toml\n# Effective policy (national defaults). ISO 8601 durations.\n" + policy_as_toml() + "```\n"
+    assert block in readme

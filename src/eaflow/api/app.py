@@ -8,10 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from eaflow.api import convention, journeys, misc, monitoring, problems, signing, tasks, waiting_list
-from eaflow.api import paper_signatures
-from eaflow.api import employment
-from eaflow.api import contacts
+from eaflow.api import (
+    avenants,
+    contacts,
+    convention,
+    employment,
+    journeys,
+    misc,
+    monitoring,
+    paper_signatures,
+    problems,
+    rights,
+    signing,
+    tasks,
+    veille,
+    waiting_list,
+)
 from eaflow.observability import configure_logging
 from eaflow.settings import Settings, load_settings
 from eaflow.temporal_client import connect
@@ -61,12 +73,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(misc.router)
     app.include_router(journeys.router)
     app.include_router(convention.router)
+    app.include_router(avenants.router)
     app.include_router(paper_signatures.router)
     app.include_router(signing.router)
     app.include_router(tasks.router)
     app.include_router(waiting_list.router)
     app.include_router(employment.router)
     app.include_router(contacts.router)
+    app.include_router(veille.router)
+    app.include_router(rights.router)
     return app
 
 

@@ -112,6 +112,7 @@ def journey_intensity(session: Session, journey: Journey) -> dict[str, Any]:
 def journey_view(session: Session, journey: Journey, user: User) -> dict[str, Any]:
     from eaflow.api.convention import journey_convention  # (imports this module)
     from eaflow.api.employment import current_employment  # (imports this module)
+    from eaflow.api.rights import journey_rights  # (imports this module)
 
     person = session.get(Person, journey.id)
     open_tasks = session.exec(select(Task).where(Task.journey_id == journey.id, Task.status == "open")
@@ -132,9 +133,9 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
         "waiting_list": {"priority_key": journey.waiting_key} if journey.state == "waiting_list" else None,
         "convention": journey_convention(session, journey), "employment": current_employment(session, journey.id),
         "intensity": journey_intensity(session, journey), "next_interview_due": journey.next_interview_due,
-        "last_contact_on": journey.last_contact_on, "veille": None,
-        "rights": {"rqth_until": journey.rqth_until, "rqth_permanent": journey.rqth_permanent,
-                   "boe_category": journey.boe_category, "renewal": None},
+        "last_contact_on": journey.last_contact_on,
+        "veille": {"until": journey.veille_until} if journey.state == "veille" else None,
+        "rights": journey_rights(session, journey),
         "open_tasks": [{"id": t.id, "kind": t.kind, "title": t.title, "due_at": aware(t.due_at)} for t in open_tasks],
         "refusal": journey.refusal, "exit": None,
     }

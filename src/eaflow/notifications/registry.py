@@ -114,10 +114,23 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
           "the counsellor's own caseload are named by first name and initial (R22), with a link."),
     _kind("avenant_to_draft", {"counsellor_name", "journey_id", "task_url", "due_on", "summary", "avenant_label"},
           "counsellor", "R10: a change calls for an avenant to the convention; the counsellor drafts it."),
+    _kind("veille_started", {"recipient_name", "person_name", "veille_since", "veille_until", "extension",
+                             "reactivation_conditions", "counsellor_name"}, "person and employer",
+          "R14: the accompaniment is in veille until an agreed date; this is not an exit."),
+    _kind("veille_ended", {"recipient_name", "person_name", "veille_since", "ended_on", "counsellor_name"},
+          "person and employer", "R14: the veille has ended; the accompaniment resumes."),
+    _kind("veille_ending", {"counsellor_name", "journey_id", "task_url", "veille_until"}, "counsellor",
+          "R14: the veille ends soon; the counsellor prepares the resumption with the person."),
     _kind("interview_to_plan", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "counsellor",
           "R12: the quarterly interview is due soon; the counsellor holds it and records it."),
     _kind("interview_overdue", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "platform managers",
           "R12: the quarterly interview was due and none was recorded; the managers are alerted."),
+    _kind("rights_renewal_reminder", {"counsellor_name", "journey_id", "task_url", "right_label", "ends_on"},
+          "counsellor", "R19: the RQTH or the CDAPH decision ends on a known day (a point of the policy's schedule "
+          "before it); the counsellor helps the person renew."),
+    _kind("rights_appeal_to_decide",
+          {"counsellor_name", "journey_id", "task_url", "right_label", "refused_on", "appeal_due_on"}, "counsellor",
+          "R19: the renewal was refused; the counsellor asks the person whether they appeal, within the delay."),
 )}
 
 # Sample parameters: check_templates() renders every kind with them; the tests snapshot the result.
@@ -203,6 +216,19 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "due_on": date(2027, 1, 18), "summary": "Nouvel employeur : Boulangerie Martin (CDD) à partir du 04/01/2027",
         "avenant_label": "changement d'employeur",
     },
+    "veille_started": {
+        "recipient_name": "Léa Martin", "person_name": "Léa Martin", "veille_since": date(2027, 3, 1),
+        "veille_until": date(2027, 6, 1), "extension": False, "counsellor_name": "Nadia Lefèvre",
+        "reactivation_conditions": "À la demande de Mme Martin ou de son employeur, à tout moment.",
+    },
+    "veille_ended": {
+        "recipient_name": "Léa Martin", "person_name": "Léa Martin", "veille_since": date(2027, 3, 1),
+        "ended_on": date(2027, 5, 12), "counsellor_name": "Nadia Lefèvre",
+    },
+    "veille_ending": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-12",
+        "veille_until": date(2027, 6, 1),
+    },
     "interview_to_plan": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-10",
         "interview_due_on": date(2027, 3, 1),
@@ -210,6 +236,14 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "interview_overdue": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-11",
         "interview_due_on": date(2027, 3, 1),
+    },
+    "rights_renewal_reminder": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-12",
+        "right_label": "la RQTH", "ends_on": date(2027, 5, 31),
+    },
+    "rights_appeal_to_decide": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-13",
+        "right_label": "la RQTH", "refused_on": date(2027, 4, 2), "appeal_due_on": date(2027, 6, 2),
     },
     "convention_refused": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",

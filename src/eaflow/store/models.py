@@ -70,6 +70,7 @@ class Journey(SQLModel, table=True):
     cdaph_informed_how: Optional[str] = None
     next_interview_due: Optional[date] = Field(default=None, index=True)  # R12, written by the journey
     last_contact_on: Optional[date] = None  # R13: the last contact that reached the person
+    veille_until: Optional[date] = None  # R14: the agreed end of the veille in progress
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -50,9 +50,6 @@ class DigestReport(BaseModel):
     week: str
     outcomes: dict[str, str] = {}  # counsellor id → DigestOutcome
 
-    def count(self, outcome: str) -> int:
-        return sum(1 for value in self.outcomes.values() if value == outcome)
-
 
 def digest_key(week: str, counsellor_id: str) -> str:
     return f"digest/{week}/{counsellor_id}"

@@ -19,17 +19,22 @@ with workflow.unsafe.imports_passed_through():
     from eaflow.workflows.context import JourneyContext
     from eaflow.workflows.convention import ConventionProcedure
     from eaflow.workflows.entry import EntryProcedure, validate_capacity
+    from eaflow.workflows.rights import RightsProcedure
     from eaflow.workflows.task_kinds import outcome_errors
+    from eaflow.workflows.veille import VeilleProcedure
     from eaflow.workflows.types import (
         AssignmentRequest,
         AvenantRequest,
+        Reactivation,
         CounsellorChange,
         IntakeAnswer,
         JourneyInput,
         JourneySnapshot,
         JourneyState,
+        RightsEvent,
         SignatureIn,
         TaskCompletion,
+        VeilleRequest,
     )
 
 
@@ -44,7 +49,9 @@ class JourneyWorkflow:
         self.entry = EntryProcedure(self.ctx)
         self.convention = ConventionProcedure(self.ctx)
         self.rhythm = RhythmProcedure(self.ctx)
-        self.procedures = [self.entry, self.convention, self.rhythm]
+        self.veille = VeilleProcedure(self.ctx, self.rhythm, self.convention)
+        self.rights = RightsProcedure(self.ctx)
+        self.procedures = [self.entry, self.convention, self.rhythm, self.veille, self.rights]
 
     @property
     def s(self) -> JourneySnapshot:
@@ -63,7 +70,8 @@ class JourneyWorkflow:
         # Journeys whose convention was signed before the accompaniment existed idle below until a
         # `resume` signal (eaflow journeys resume) continues them as new into this code.
         if self.s.state in ACCOMPANYING and workflow.patched("accompaniment"):
-            await self.ctx.together(self.rhythm.run(), self.convention.run_avenants())
+            await self.ctx.together(self.rhythm.run(), self.convention.run_avenants(), self.veille.run(),
+                                    *self.r19_rights())
         while True:
             await self.ctx.continue_as_new_if_due()
             await workflow.wait_condition(self.ctx.history_is_long)
@@ -123,6 +131,38 @@ class JourneyWorkflow:
     @request_avenant.validator
     def _validate_avenant_request(self, request: AvenantRequest) -> None:
         self.convention.validate_avenant_request(request)
+
+    @workflow.update
+    async def start_veille(self, request: VeilleRequest) -> dict:
+        """R14: a veille agreed with the person, or its extension by a new agreement."""
+        return await self.veille.start(request)
+
+    @start_veille.validator
+    def _validate_veille(self, request: VeilleRequest) -> None:
+        self.veille.validate_start(request)
+
+    @workflow.update
+    async def reactivate(self, request: Reactivation) -> dict:
+        """R14: the veille ends now; the accompaniment resumes."""
+        return await self.veille.reactivate(request)
+
+    @reactivate.validator
+    def _validate_reactivation(self, request: Reactivation) -> None:
+        self.veille.validate_reactivation(request)
+
+    @workflow.update
+    async def rights_event(self, event: RightsEvent) -> dict:
+        """R19: a renewal filed, granted or refused, an appeal filed or decided: the rights follow."""
+        return await self.rights.apply_event(event)
+
+    @rights_event.validator
+    def _validate_rights_event(self, event: RightsEvent) -> None:
+        self.rights.validate_event(event)
+
+    def r19_rights(self) -> list:
+        """R19 runs beside the accompaniment. Journeys already in it when R19 came take it at their next
+        run (continue-as-new), so that their recorded history still replays (ARCHITECTURE §6)."""
+        return [self.rights.run()] if workflow.patched("rights") else []
 
     @workflow.signal
     def resume(self) -> None:

@@ -241,3 +241,32 @@ def monthly_intensity(contacts: Iterable[RecordedContact], first_month: date,
             if contact.place == "workplace":
                 workplace[month] += counted
     return [MonthIntensity(month=m, minutes=minutes[m], workplace_minutes=workplace[m]) for m in months]
+
+
+# R14: a veille only with the person's formal agreement, its end written and strictly bounded, its
+# reactivation conditions stated (§IV.D). Shared by the API and the journey's validator.
+VEILLE_REQUESTED_BY = ("person", "counsellor_proposal")
+
+
+def r14_veille_refusals(*, agreement_on: date | None, until: date | None, reactivation_conditions: str,
+                        starts_on: date, latest_end: date) -> list[dict[str, str]]:
+    """Field errors that refuse a veille (empty when R14 allows it). `latest_end` is the policy's
+    maximum duration counted from `starts_on`."""
+    errors = []
+    if agreement_on is None:
+        errors.append({"field": "agreement", "message": "l'accord formel de la personne (date et forme) est "
+                                                        "obligatoire pour une mise en veille"})
+    elif agreement_on > starts_on:
+        errors.append({"field": "agreement.on", "message": "l'accord de la personne doit précéder la mise en veille"})
+    if until is None:
+        errors.append({"field": "until", "message": "la date de fin convenue est obligatoire : une veille est "
+                                                    "strictement bornée dans le temps"})
+    elif until <= starts_on:
+        errors.append({"field": "until", "message": "la date de fin doit être postérieure au début de la veille"})
+    elif until > latest_end:
+        errors.append({"field": "until", "message": f"la veille ne peut pas dépasser le {latest_end.strftime('%d/%m/%Y')}"
+                                                    " (durée maximale fixée par la plateforme)"})
+    if not (reactivation_conditions or "").strip():
+        errors.append({"field": "reactivation_conditions",
+                       "message": "les conditions de réactivation de l'accompagnement doivent être écrites"})
+    return errors

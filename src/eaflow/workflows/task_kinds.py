@@ -207,6 +207,49 @@ class DraftAvenantOutcome(_Outcome):
     _strip = field_validator("changes")(_not_blank)
 
 
+class VeilleEndingOutcome(_Outcome):
+    """R14: the veille ends soon; the counsellor prepares the resumption with the person."""
+
+    decision: Literal["resume_at_end", "resume_now", "extend"] = Field(
+        description="resume_at_end : reprise à la date prévue ; resume_now : reprise dès maintenant ; "
+                    "extend : prolongation, par un nouvel accord de la personne (POST /veille)")
+    note: str = Field(min_length=1, max_length=2000, description="Ce qui a été convenu avec la personne")
+
+    _strip = field_validator("note")(_not_blank)
+
+
+class RenewRightsOutcome(_Outcome):
+    """R19: the counsellor helped the person renew: the day the request was filed, or not yet, with a note."""
+
+    filed_on: date | None = Field(
+        None, description="Date de dépôt de la demande de renouvellement auprès de la MDPH ; vide si elle n'est pas "
+                          "encore déposée")
+    note: str | None = Field(None, max_length=2000,
+                             description="Où en est la démarche (obligatoire quand la demande n'est pas encore déposée)")
+
+    @model_validator(mode="after")
+    def _filed_or_why_not(self):
+        if self.filed_on is None and not (self.note or "").strip():
+            raise ValueError("indiquez la date de dépôt de la demande, ou où en est la démarche")
+        return self
+
+
+class RightsAppealOutcome(_Outcome):
+    """R19: renewal refused: does the person appeal (if they wish to continue), and when was it filed."""
+
+    appeal: bool = Field(description="La personne forme-t-elle un recours contre le refus ?")
+    filed_on: date | None = Field(None, description="Date de dépôt du recours (obligatoire quand il y a recours)")
+    note: str | None = Field(None, max_length=2000, description="Ce qui a été convenu avec la personne")
+
+    @model_validator(mode="after")
+    def _filed_when_appealed(self):
+        if self.appeal and self.filed_on is None:
+            raise ValueError("indiquez la date de dépôt du recours")
+        if not self.appeal and self.filed_on is not None:
+            raise ValueError("sans recours, pas de date de dépôt")
+        return self
+
+
 @dataclass(frozen=True)
 class TaskKind:
     name: str
@@ -240,6 +283,12 @@ TASK_KINDS: dict[str, TaskKind] = {
         TaskKind("plan_interview", "Tenir l'entretien trimestriel", "counsellor", InterviewOutcome,
                  assigned_to_counsellor=True),
         TaskKind("interview_overdue", "Entretien trimestriel en retard", "manager", InterviewOverdueOutcome),
+        TaskKind("veille_ending", "Fin de veille : préparer la reprise de l'accompagnement", "counsellor",
+                 VeilleEndingOutcome, assigned_to_counsellor=True),
+        TaskKind("renew_rights", "Aider la personne à renouveler ses droits (RQTH, décision de la CDAPH)",
+                 "counsellor", RenewRightsOutcome, assigned_to_counsellor=True),
+        TaskKind("rights_appeal", "Renouvellement refusé : recours ou non", "counsellor", RightsAppealOutcome,
+                 assigned_to_counsellor=True),
     )
 }
 

@@ -165,6 +165,68 @@ class RhythmState(BaseModel):
     nudges: int = 0  # bumped when contacts change: what the rhythm loop waits on
 
 
+class VeilleState(BaseModel):
+    """R14: the veille in progress, if any (its agreements and avenants live in the database)."""
+
+    since: date | None = None
+    until: date | None = None  # the agreed end: the accompaniment resumes on that day
+    agreements: int = 0  # every agreement so far (the first, then each extension)
+    ending_task_for: date | None = None  # the end for which the counsellor got a veille_ending task
+    changes: int = 0  # bumped by every start, extension and end: what the veille loop waits on
+
+
+class RightTrack(BaseModel):
+    """R19: one right the accompaniment rests on (the RQTH, the CDAPH decision), and its renewal."""
+
+    status: str = "none"  # none | in_force | permanent | renewal_filed | refused | appeal_filed | lapsed | final_refusal
+    until: date | None = None  # the last day of the right in force
+    permanent: bool = False
+    reminded: list[date] = []  # points of the reminder schedule already handled for `until`
+    filed_on: date | None = None  # the renewal request, filed
+    refused_on: date | None = None
+    appeal_due: date | None = None  # the last day to appeal the refusal
+    appeal_filed_on: date | None = None
+    ended: bool = False  # the end of `until` was reached (and traced)
+    exit_proposed: bool = False
+
+
+class RightsExitProposal(BaseModel):
+    """R15: the accompaniment lost its legal basis; the exit procedure (R18) takes it from here."""
+
+    reason: str = "non_renewal"
+    right: str  # rqth | cdaph_decision
+    why: str  # no_renewal (the end reached with no request) | final_refusal
+    on: date
+
+
+class RightsState(BaseModel):
+    """R19: the rights' end dates, their reminders, renewals and appeals (rights.py)."""
+
+    started: bool = False  # the tracking began (and was traced)
+    tracks: dict[str, RightTrack] = {}
+    steps: int = 0  # traced steps so far (keys their records)
+    event_keys: list[str] = []  # the recent events applied: a repeat after continue-as-new is one event
+    nudges: int = 0  # bumped by every event: what the rights loop waits on
+    exit_proposal: RightsExitProposal | None = None
+
+
+class RightsEvent(BaseModel):
+    """The argument of the `rights_event` update (R19): a renewal filed, a decision, an appeal.
+
+    The API sends it with the update id `key`, derived from the request body: the same body twice
+    is one event.
+    """
+
+    key: str
+    right: str = "rqth"  # rqth | cdaph_decision
+    event: str  # renewal_filed | granted | refused | appeal_filed | appeal_decided
+    on: date | None = None  # the day it was filed, refused or decided
+    until: date | None = None  # granted (or an appeal granted): the new last day of the right
+    permanent: bool = False  # granted (or an appeal granted) with no end
+    decision: str | None = None  # appeal_decided: granted | refused
+    actor_id: str
+
+
 class JourneySnapshot(BaseModel):
     """The compact state carried across continue-as-new."""
 
@@ -181,6 +243,8 @@ class JourneySnapshot(BaseModel):
     continued_runs: int = 0
     convention: ConventionState = ConventionState()
     rhythm: RhythmState = RhythmState()
+    veille: VeilleState = VeilleState()
+    rights: RightsState = RightsState()
 
 
 class JourneyInput(BaseModel):
@@ -199,6 +263,24 @@ class TaskCompletion(BaseModel):
     outcome_hash: str
     actor_id: str
     facts: dict[str, Any] = {}
+
+
+class VeilleRequest(BaseModel):
+    """The argument of the `start_veille` update (R14): the first agreement, or an extension."""
+
+    requested_by: str  # person | counsellor_proposal
+    agreement_on: date | None = None
+    agreement_how: str | None = None
+    until: date | None = None
+    reactivation_conditions: str = ""
+    actor_id: str
+
+
+class Reactivation(BaseModel):
+    """The argument of the `reactivate` update: the accompaniment resumes now."""
+
+    actor_id: str
+    reason: str = ""
 
 
 class IntakeAnswer(BaseModel):

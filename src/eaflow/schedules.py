@@ -1,0 +1,107 @@
+"""Fleet-wide jobs as Temporal Schedules (ARCHITECTURE, "Known pitfalls"): the weekly digest.
+
+`ensure_weekly_digest_schedule` runs at every worker start. It creates the schedule `weekly-digest`
+or, when it exists, updates it if the policy (day, hour) or the task queue changed, and leaves it
+alone otherwise. Two workers starting at once are safe: the second create gets
+ScheduleAlreadyRunningError and compares, and both would write the same schedule anyway. An
+update keeps the schedule's state, so a schedule paused by an operator stays paused.
+
+The spec fires once a week at `[accompaniment] digest_weekday` (1 = Monday … 7 = Sunday) and
+`digest_hour`, Paris time (daylight saving included). Overlap policy: skip (a digest still running
+is not started twice). Catch-up window: one day, so a server down at the hour still sends that
+week's digest once when it comes back the same day; a later one waits for the next week. A run
+older than a day is stale and stops (RUN_TIMEOUT); the outbox keys keep whatever it sent.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from eaflow.policy import Policy
+from eaflow.settings import Settings
+from eaflow.workflows.digest import WeeklyDigest
+
+WEEKLY_DIGEST_SCHEDULE_ID = "weekly-digest"
+TIME_ZONE = "Europe/Paris"
+CATCHUP_WINDOW = timedelta(days=1)
+RUN_TIMEOUT = timedelta(days=1)
+
+log = logging.getLogger("eaflow.schedules")
+
+
+def temporal_weekday(iso_weekday: int) -> int:
+    """The policy counts 1 = Monday … 7 = Sunday (ISO 8601); Temporal 0 = Sunday … 6 = Saturday."""
+    return iso_weekday % 7
+
+
+def weekly_digest_schedule(settings: Settings, policy: Policy) -> Schedule:
+    accompaniment = policy.accompaniment
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            WeeklyDigest.run, id=WEEKLY_DIGEST_SCHEDULE_ID, task_queue=settings.task_queue,
+            execution_timeout=RUN_TIMEOUT,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(
+                day_of_week=(ScheduleRange(temporal_weekday(accompaniment.digest_weekday)),),
+                hour=(ScheduleRange(accompaniment.digest_hour),),
+                comment="digest hebdomadaire des conseillers",
+            )],
+            time_zone_name=TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
+    )
+
+
+def _fingerprint(schedule: Schedule) -> tuple:
+    """What ensure_weekly_digest_schedule owns in a schedule, comparable across a describe."""
+    action = schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    calendars = tuple(
+        (tuple(c.second), tuple(c.minute), tuple(c.hour), tuple(c.day_of_month), tuple(c.month), tuple(c.year),
+         tuple(c.day_of_week))
+        for c in schedule.spec.calendars)
+    return (
+        calendars, tuple(schedule.spec.intervals), tuple(schedule.spec.cron_expressions),
+        schedule.spec.time_zone_name, schedule.policy.overlap, schedule.policy.catchup_window,
+        action.workflow, action.id, action.task_queue, action.execution_timeout,
+    )
+
+
+async def ensure_weekly_digest_schedule(client: Client, settings: Settings, policy: Policy,
+                                        schedule_id: str = WEEKLY_DIGEST_SCHEDULE_ID) -> str:
+    """Create or update the weekly digest's schedule; 'created', 'updated' or 'unchanged'."""
+    wanted = weekly_digest_schedule(settings, policy)
+    try:
+        await client.create_schedule(schedule_id, wanted)
+        log.info("schedule created", extra={"component": "worker", "kind": schedule_id})
+        return "created"
+    except ScheduleAlreadyRunningError:
+        pass
+    changed = False
+
+    def updater(update: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        nonlocal changed
+        current = update.description.schedule
+        changed = _fingerprint(current) != _fingerprint(wanted)
+        return ScheduleUpdate(schedule=replace(wanted, state=current.state)) if changed else None
+
+    await client.get_schedule_handle(schedule_id).update(updater)
+    if changed:
+        log.info("schedule updated", extra={"component": "worker", "kind": schedule_id})
+    return "updated" if changed else "unchanged"
