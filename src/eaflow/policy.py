@@ -13,20 +13,27 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import get_origin
+from datetime import datetime, timedelta
+from typing import ClassVar, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from eaflow.durations import Duration
+from eaflow.workflows.task_kinds import RelaunchChannel
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Fields typed as strings (or lists of strings) that are not ISO 8601 durations: the section
+    # validates them itself.
+    not_durations: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")
     @classmethod
     def _iso_durations(cls, value, info):
         field = cls.model_fields[info.field_name]
+        if info.field_name in cls.not_durations:
+            return value
         if field.annotation is str:
             Duration.parse(value)
         elif get_origin(field.annotation) is list and isinstance(value, (list, tuple)):
@@ -82,6 +89,73 @@ class RightsPolicy(_Section):
     appeal_delay: str = Field("P2M", description="R19: time to appeal a refusal of renewal, from the refusal's date")
 
 
+# R17: "une période minimale de six mois": a floor no platform's policy may lower.
+R17_SILENCE_FLOOR = Duration.parse("P6M")
+
+
+def at_least(duration: Duration, floor: Duration) -> bool:
+    """Whether `duration` is at least `floor` from every day of a leap cycle (calendar months differ)."""
+    start = datetime(2024, 1, 1)
+    return all(duration.after(day) >= floor.after(day)
+               for day in (start + timedelta(days=n) for n in range(4 * 366)))
+
+
+def relaunch_attempt(item: str) -> tuple[str, str]:
+    """R17: one attempt of the relaunch schedule, "P7D letter": (its offset from the start, its channel)."""
+    parts = item.split() if isinstance(item, str) else []
+    if len(parts) != 2:
+        raise ValueError(f"not an attempt: {item!r} (expected an offset and a channel, e.g. \"P7D letter\")")
+    offset, channel = parts
+    Duration.parse(offset)
+    if channel not in RelaunchChannel.__members__:
+        raise ValueError(f"unknown channel {channel!r} in {item!r} (R17: {', '.join(RelaunchChannel.__members__)})")
+    return offset, channel
+
+
+class RelaunchPolicy(_Section):
+    not_durations: ClassVar[frozenset[str]] = frozenset({"attempts"})
+
+    not_reached_after: str = Field(
+        "P1M", description="R17: a relaunch sequence starts when the person has not been reached for this long although "
+                           "at least one attempt since the last contact that reached them did not")
+    attempts: list[str] = Field(
+        ["P0D phone", "P7D letter", "P14D mail", "P1M phone", "P2M third_party", "P3M home_visit", "P4M letter",
+         "P5M phone"], min_length=1,
+        description="R17: the attempts of a relaunch sequence, each an offset from its start and a channel among "
+                    "phone, letter, mail, third_party (trusted third party), home_visit; the counsellor gets a task "
+                    "for each")
+    silence_minimum: str = Field(
+        "P6M", description="R17: the silence examination (analyse_silence) comes only after this long without any "
+                           "link; never less than six months")
+    minimum_channels: int = Field(
+        3, ge=1, le=len(RelaunchChannel),
+        description="R17: and only once attempts were recorded over at least this many distinct channels")
+
+    @field_validator("attempts")
+    @classmethod
+    def _schedule(cls, value: list[str]) -> list[str]:
+        start = datetime(2024, 1, 31)
+        offsets = [Duration.parse(relaunch_attempt(item)[0]).after(start) for item in value]
+        if offsets != sorted(offsets):
+            raise ValueError("the attempts must be listed in the order of their offsets")
+        return value
+
+    @field_validator("silence_minimum")
+    @classmethod
+    def _six_months_at_least(cls, value: str) -> str:
+        if not at_least(Duration.parse(value), R17_SILENCE_FLOOR):
+            raise ValueError(f"R17: the silence before an exit may not be shorter than six months (got {value})")
+        return value
+
+    @model_validator(mode="after")
+    def _enough_channels(self):
+        channels = {relaunch_attempt(item)[1] for item in self.attempts}
+        if len(channels) < self.minimum_channels:
+            raise ValueError(f"the attempts use {len(channels)} distinct channel(s), fewer than minimum_channels "
+                             f"({self.minimum_channels}): the silence examination could never come")
+        return self
+
+
 class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
@@ -98,6 +172,7 @@ class Policy(BaseModel):
     accompaniment: AccompanimentPolicy = AccompanimentPolicy()
     veille: VeillePolicy = VeillePolicy()
     rights: RightsPolicy = RightsPolicy()
+    relaunch: RelaunchPolicy = RelaunchPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()
 
 

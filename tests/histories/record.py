@@ -11,6 +11,11 @@ older version of the code is the point of the replay test, so it is never overwr
   mailed beside the waiting list (patch "entry-decision-mailed-beside-the-waiting-list");
 - convention_refused_redrafted_signed: the convention (R10) drafted, refused by the employer,
   re-drafted, reminded, signed by every party over the public signing pages, then accompaniment.
+- accompaniment_to_exit: the accompaniment's procedures side by side (patch "accompaniment"): a
+  quarterly interview planned and held (R12), a contact, a veille that ends on its date (R14) with
+  its avenant signed by the parties (R10), a relaunch ended by a reached attempt
+  (R17), then an exit at the person's request approved by a manager (R15, R18): the run that ends
+  in the continue-as-new of a closed journey.
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from tests.workflow.helpers import complete, intake, open_tasks, running_worker,
 
 HERE = Path(__file__).parent
 NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed",
-         "entry_cdaph_decision_mailed_beside_waiting_list")
+         "entry_cdaph_decision_mailed_beside_waiting_list", "accompaniment_to_exit")
 
 
 async def wait_task(settings, journey_id, kind):
@@ -129,6 +134,54 @@ async def convention(env, settings, platform, smtp) -> dict[str, str]:
     return {"convention_refused_redrafted_signed": journey_id}
 
 
+async def accompaniment(env, settings, platform) -> dict[str, str]:
+    from eaflow.workflows.journey import JourneyWorkflow
+    from eaflow.workflows.types import ExitProposal
+    from tests.workflow.accompaniment_helpers import (
+        contacts_changed, env_today, first_deadline, sign_every_party, to_accompaniment)
+    from tests.workflow.test_rhythm import add_contact_row, sleep_to
+    from tests.workflow.test_veille import start_veille, veille
+    from eaflow.workflows.accompaniment import start_of
+
+    journey_id = await to_accompaniment(env, settings, platform, Policy())
+    handle = env.client.get_workflow_handle(journey_id)
+    first_run = (await handle.describe()).run_id
+    due = (await first_deadline(env, journey_id)).due
+    await sleep_to(env, start_of(due - timedelta(days=13)))
+    plan = await wait_task(settings, journey_id, "plan_interview")
+    held = await env_today(env)
+    await complete(env.client, plan, {"occurred_on": held.isoformat(), "duration_minutes": 60, "place": "service",
+                                      "channel": "in_person", "participants": "person"}, platform.counsellor)
+    add_contact_row(settings, journey_id, held + timedelta(days=1), interview=False)
+    await contacts_changed(env, journey_id)
+    today = await env_today(env)
+    await start_veille(env, journey_id, veille(platform.counsellor, today, today + timedelta(days=30)))
+    await env.sleep(timedelta(days=31))
+    draft = await wait_task(settings, journey_id, "draft_avenant")  # the veille's avenant (R14)
+    await complete(env.client, draft, {"changes": "Veille d'un mois, à la demande de la personne."},
+                   platform.counsellor)
+    await wait_task(settings, journey_id, "sign_convention")
+    await sign_every_party(env, settings, platform, journey_id, 2, ["person", "employer"])
+    failed = await env_today(env)
+    add_contact_row(settings, journey_id, failed, interview=False, reached=False, channel="phone", duration_minutes=0)
+    await contacts_changed(env, journey_id)
+    await env.sleep(timedelta(days=35))
+    attempt = await wait_task(settings, journey_id, "relaunch_attempt")
+    await complete(env.client, attempt, {"occurred_on": (await env_today(env)).isoformat(), "channel": "phone",
+                                         "reached": True, "duration_minutes": 20}, platform.counsellor)
+    for _ in range(200):
+        if not open_tasks(settings, journey_id, "relaunch_attempt"):
+            break
+        await asyncio.sleep(0.05)
+    await handle.execute_update(JourneyWorkflow.propose_exit, ExitProposal(
+        reason="person_request", proposed_by=platform.counsellor,
+        details={"informed": True, "low_intensity_offered": True}, analysis="Nouvel emploi stable, souhait de la personne."))
+    approval = await wait_task(settings, journey_id, "approve_exit")
+    await complete(env.client, approval, {"decision": "approve", "consultation": "Entretien."}, platform.manager)
+    await asyncio.wait_for(handle.result(), timeout=60)
+    return {"accompaniment_to_exit": (journey_id, first_run)}
+
+
 async def main(names: list[str]) -> None:
     smtp = SmtpServer().start()
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,11 +200,14 @@ async def main(names: list[str]) -> None:
                     recorded |= await entry_cdaph(env, settings, platform)
                 if "convention_refused_redrafted_signed" in names:
                     recorded |= await convention(env, settings, platform, smtp)
+                if "accompaniment_to_exit" in names:
+                    recorded |= await accompaniment(env, settings, platform)
                 await asyncio.sleep(0.5)
                 for name, wid in recorded.items():
                     if name not in names:
                         continue
-                    history = await env.client.get_workflow_handle(wid).fetch_history()
+                    wid, run_id = wid if isinstance(wid, tuple) else (wid, None)
+                    history = await env.client.get_workflow_handle(wid, run_id=run_id).fetch_history()
                     (HERE / f"{name}.json").write_text(history.to_json())
                     print("recorded", name, len(history.events), "events")
         finally:

@@ -269,6 +269,11 @@ async def test_r19_a_refusal_not_appealed_ends_in_a_non_renewal_exit_proposal(
         assert proposal.detail["rule"] == "R15" and proposal.detail["why"] == "final_refusal"
         rights = await rights_of(env, journey_id)
         assert rights.exit_proposal.reason == "non_renewal" and rights.exit_proposal.why == "final_refusal"
+        # The exit procedure takes it up: a manager decides (R18).
+        await until(lambda: bool(open_tasks(settings, journey_id, "approve_exit")), "the managers' approve_exit task")
+        [approval] = open_tasks(settings, journey_id, "approve_exit")
+        assert approval.context["exit"]["reason"] == "non_renewal"
+        assert (await snapshot_of(env.client.get_workflow_handle(journey_id))).state == "exit_proposed"
 
 
 async def test_r19_a_permanent_rqth_has_no_reminder_and_the_cdaph_decision_has_its_own(

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from eaflow.store.models import AuditEvent, Journey, SharedEvaluation, Task, TaskCompletion
 from eaflow.workflows.types import EvaluationRecord, StepRecord, TaskClosure, TaskSpec
 
-_DATE_FIELDS = {"admitted_on", "cdaph_informed_on", "prescribed_on", "rqth_until", "next_interview_due", "veille_until"}
+_DATE_FIELDS = {"admitted_on", "cdaph_informed_on", "prescribed_on", "rqth_until", "next_interview_due", "veille_until", "exited_on"}
 
 
 def audit_once(session: Session, event: AuditEvent) -> bool:

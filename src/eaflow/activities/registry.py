@@ -8,7 +8,7 @@ from typing import Any, AsyncIterator, Callable
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
-from eaflow.activities import assignment, convention, notify, projections
+from eaflow.activities import assignment, convention, exits, notify, projections
 from eaflow.notifications.outbox import deliver
 from eaflow.notifications.registry import get_kind
 from eaflow.policy import load_policy
@@ -20,6 +20,8 @@ from eaflow.workflows.types import (
     AssignmentRequest,
     ContactFacts,
     ContactFromTask,
+    ExitDecision,
+    TransferRequest,
     ConventionDraft,
     ConventionFinal,
     ConventionVersionRef,
@@ -175,7 +177,8 @@ class JourneyActivities:
     async def contact_facts(self, journey_id: str) -> ContactFacts:
         from eaflow.store import contacts
 
-        return ContactFacts(**await self._in_transaction(contacts.contact_facts, journey_id))
+        return ContactFacts(**await self._in_transaction(
+            lambda session, journey: contacts.contact_facts(session, journey, attempts=True), journey_id))
 
     @activity.defn(name="record_contact_from_task")
     async def record_contact_from_task(self, contact: ContactFromTask) -> None:
@@ -184,11 +187,21 @@ class JourneyActivities:
         await self._in_transaction(contacts.record_contact_from_task, contact.journey_id, contact.task_id,
                                    ContactFields.model_validate(contact.fields), contact.recorded_by)
 
+    # ---- exits (R15, R18) ----
+
+    @activity.defn(name="record_exit")
+    async def record_exit(self, decision: ExitDecision) -> None:
+        await self._in_transaction(exits.record_exit, decision)
+
+    @activity.defn(name="transfer_journey")
+    async def transfer_journey(self, request: TransferRequest) -> None:
+        await self._in_transaction(exits.transfer_journey, request)
+
     def all(self) -> list[Callable]:
         return [
             self.record_step, self.open_task, self.close_task, self.reassign_open_tasks,
             self.record_shared_evaluation, self.assign_counsellor, self.current_policy, self.send_notification,
             self.create_convention_version, self.send_signing_link, self.accept_signature,
             self.record_platform_signature, self.finalize_convention, self.contact_facts,
-            self.record_contact_from_task,
+            self.record_contact_from_task, self.record_exit, self.transfer_journey,
         ]

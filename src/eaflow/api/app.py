@@ -13,6 +13,7 @@ from eaflow.api import (
     contacts,
     convention,
     employment,
+    exits,
     journeys,
     misc,
     monitoring,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(employment.router)
     app.include_router(contacts.router)
     app.include_router(veille.router)
+    app.include_router(exits.router)
     app.include_router(rights.router)
     return app
 

@@ -121,7 +121,12 @@ def journey_history(journey_id: str, settings: SettingsDep,
                     user: Annotated[User, Depends(require("counsellor", "manager"))]):
     with db_scope(settings) as session:
         journey = visible_journey(session, user, journey_id)
-        events = session.exec(select(AuditEvent).where(AuditEvent.journey_id == journey.id)
+        # R21, R15: a journey transferred from another platform comes with the history it had there.
+        lineage, previous = [journey.id], journey.transferred_from
+        while previous and previous not in lineage:
+            lineage.append(previous)
+            previous = getattr(session.get(Journey, previous), "transferred_from", None)
+        events = session.exec(select(AuditEvent).where(AuditEvent.journey_id.in_(lineage))
                               .order_by(AuditEvent.at, AuditEvent.id)).all()
         actors = {u.id: u for u in session.exec(select(User).where(
             User.id.in_({e.actor_id for e in events if e.actor_id}))).all()}
@@ -130,6 +135,7 @@ def journey_history(journey_id: str, settings: SettingsDep,
             "actor": ({"id": e.actor_id, "name": actors[e.actor_id].display_name or actors[e.actor_id].email,
                        "role": actors[e.actor_id].role} if e.actor_id in actors else None),
             "detail": e.detail,
+            **({"journey_id": e.journey_id} if e.journey_id != journey.id else {}),
         } for e in events]
         audit_read(session, journey.id, user, "history_read")
         return {"journey_id": journey.id, "items": items}

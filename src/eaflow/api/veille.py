@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
 
 from eaflow.api.deps import SettingsDep, TemporalDep, db_scope, require
 from eaflow.api.problems import Problem
@@ -23,7 +24,7 @@ from eaflow.api.views import journey_view, visible_journey
 from eaflow.api.workflow_calls import call_workflow
 from eaflow.durations import Duration
 from eaflow.policy import load_policy
-from eaflow.store.models import Journey, User
+from eaflow.store.models import AuditEvent, Journey, User
 from eaflow.workflows import rules
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import Reactivation, VeilleRequest
@@ -60,6 +61,18 @@ def _visible(settings, user: User, journey_id: str) -> Journey:
         return visible_journey(session, user, journey_id)
 
 
+def _episode(settings, journey: Journey) -> str:
+    """What the reactivation ends: the veille (its end date) or the relaunch sequence (the step that
+    started it), so that the update id of one episode's reactivation is not the next one's."""
+    if journey.state == "veille":
+        return str(journey.veille_until)
+    with db_scope(settings) as session:
+        started = session.exec(select(AuditEvent.step_key).where(
+            AuditEvent.journey_id == journey.id, AuditEvent.action == "relaunch_started")
+            .order_by(AuditEvent.id.desc())).first()
+    return f"relaunch:{started}"
+
+
 def _view(settings, user: User, journey_id: str) -> dict:
     with db_scope(settings) as session:
         return jsonable_encoder(journey_view(session, session.get(Journey, journey_id), user))
@@ -89,14 +102,17 @@ async def start_veille(journey_id: str, body: VeilleIn, settings: SettingsDep, c
     return await run_in_threadpool(_view, settings, user, journey_id)
 
 
-@router.post("/{journey_id}/reactivate", summary="End the veille now: the accompaniment resumes (R14)")
+@router.post("/{journey_id}/reactivate",
+             summary="End the veille (R14) or the relaunch sequence (R17) now: the accompaniment resumes")
 async def reactivate(journey_id: str, body: ReactivateIn, settings: SettingsDep, client: TemporalDep,
                      user: StaffDep):
     journey = await run_in_threadpool(_visible, settings, user, journey_id)
-    if journey.state != "veille":
-        raise Problem(409, "Le parcours n'est pas en veille : l'accompagnement est déjà en cours.", rule="R14")
+    if journey.state not in ("veille", "relaunch"):
+        raise Problem(409, "Le parcours n'est ni en veille ni en relance : l'accompagnement est déjà en cours.",
+                      rule="R14")
+    episode = await run_in_threadpool(_episode, settings, journey)
     handle = client.get_workflow_handle(journey_id)
     await call_workflow(lambda: handle.execute_update(
         JourneyWorkflow.reactivate, Reactivation(actor_id=user.id, reason=body.reason),
-        id=_update_id("reactivate", journey_id, body) + f":{journey.veille_until}"))
+        id=_update_id("reactivate", journey_id, body) + f":{episode}"))
     return await run_in_threadpool(_view, settings, user, journey_id)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from eaflow.api.problems import Problem
 from eaflow.store.contacts import intensity_by_month
 from eaflow.store.models import Journey, Person, Task, User
-from eaflow.workflows import transitions
+from eaflow.workflows import rules, transitions
 from eaflow.workflows.task_kinds import TASK_KINDS
 
 
@@ -137,7 +137,10 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
         "veille": {"until": journey.veille_until} if journey.state == "veille" else None,
         "rights": journey_rights(session, journey),
         "open_tasks": [{"id": t.id, "kind": t.kind, "title": t.title, "due_at": aware(t.due_at)} for t in open_tasks],
-        "refusal": journey.refusal, "exit": None,
+        "refusal": journey.refusal,
+        "exit": ({"reason": journey.exit_reason, "label": rules.EXIT_REASONS.get(journey.exit_reason, journey.exit_reason),
+                  "on": journey.exited_on} if journey.exit_reason else None),
+        "transferred_from": journey.transferred_from,
     }
     if user.role == "prescriber":  # the prescriber follows the outcome, not the file (R22)
         for private in ("open_tasks", "cdaph_notification", "employment", "intensity", "next_interview_due",

@@ -121,6 +121,18 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
           "person and employer", "R14: the veille has ended; the accompaniment resumes."),
     _kind("veille_ending", {"counsellor_name", "journey_id", "task_url", "veille_until"}, "counsellor",
           "R14: the veille ends soon; the counsellor prepares the resumption with the person."),
+    _kind("exit_to_approve", {"journey_id", "task_url", "reason_label"}, "platform managers",
+          "R18: an exit is proposed; a manager decides with the file (reason, analysis, consultation)."),
+    _kind("exit_rejected", {"counsellor_name", "journey_id", "reason_label", "decision_reason"}, "counsellor",
+          "R18: the manager rejected the exit proposal; the journey goes on where it was."),
+    _kind("journey_exited_person", {"first_name", "last_name", "reason_label", "exited_on", "platform_name"},
+          "person", "R15: the accompaniment ends, with its reason."),
+    _kind("journey_exited_prescriber", {"person_display", "reason_label", "exited_on", "platform_name"},
+          "prescriber", "R15: the person the prescriber sent has left the scheme (initials only, R22)."),
+    _kind("journey_transferred_person", {"first_name", "last_name", "exited_on", "platform_name"}, "person",
+          "R15: after a move, the platform of the new département takes the accompaniment on."),
+    _kind("journey_transferred_prescriber", {"person_display", "exited_on", "platform_name"}, "prescriber",
+          "R15: the person was transferred to the platform of their new département (initials only, R22)."),
     _kind("interview_to_plan", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "counsellor",
           "R12: the quarterly interview is due soon; the counsellor holds it and records it."),
     _kind("interview_overdue", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "platform managers",
@@ -131,6 +143,16 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
     _kind("rights_appeal_to_decide",
           {"counsellor_name", "journey_id", "task_url", "right_label", "refused_on", "appeal_due_on"}, "counsellor",
           "R19: the renewal was refused; the counsellor asks the person whether they appeal, within the delay."),
+    _kind("relaunch_attempt",
+          {"counsellor_name", "journey_id", "task_url", "attempt_number", "attempts_total", "channel_label",
+           "last_link_on"}, "counsellor",
+          "R17: the person no longer answers; the counsellor makes an attempt of the relaunch sequence by the "
+          "channel the schedule names, and records it (`last_link_on` may be None: never reached)."),
+    _kind("silence_analysis",
+          {"counsellor_name", "journey_id", "task_url", "last_link_on", "silence_since", "channel_labels",
+           "attempts_count"}, "counsellor",
+          "R17: six months at least without a link despite attempts over several channels; the counsellor "
+          "examines the possible causes of the silence before anything is decided."),
 )}
 
 # Sample parameters: check_templates() renders every kind with them; the tests snapshot the result.
@@ -229,6 +251,19 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-12",
         "veille_until": date(2027, 6, 1),
     },
+    "exit_to_approve": {"journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-13",
+                        "reason_label": "demande explicite de la personne"},
+    "exit_rejected": {"counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",
+                      "reason_label": "désengagement manifeste et durable",
+                      "decision_reason": "Un contact avec sa sœur a été établi : poursuivre les relances."},
+    "journey_exited_person": {"first_name": "Léa", "last_name": "Martin", "reason_label": "demande explicite de la personne",
+                              "exited_on": date(2027, 6, 30), "platform_name": "Plateforme emploi accompagné du Bas-Rhin"},
+    "journey_exited_prescriber": {"person_display": "L. M.", "reason_label": "demande explicite de la personne",
+                                  "exited_on": date(2027, 6, 30), "platform_name": "Plateforme emploi accompagné du Bas-Rhin"},
+    "journey_transferred_person": {"first_name": "Léa", "last_name": "Martin", "exited_on": date(2027, 6, 30),
+                                   "platform_name": "Plateforme emploi accompagné du Bas-Rhin"},
+    "journey_transferred_prescriber": {"person_display": "L. M.", "exited_on": date(2027, 6, 30),
+                                       "platform_name": "Plateforme emploi accompagné du Bas-Rhin"},
     "interview_to_plan": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-10",
         "interview_due_on": date(2027, 3, 1),
@@ -244,6 +279,15 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "rights_appeal_to_decide": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-13",
         "right_label": "la RQTH", "refused_on": date(2027, 4, 2), "appeal_due_on": date(2027, 6, 2),
+    },
+    "relaunch_attempt": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-14",
+        "attempt_number": 2, "attempts_total": 8, "channel_label": "courrier", "last_link_on": "2027-02-03",
+    },
+    "silence_analysis": {
+        "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-15",
+        "last_link_on": "2027-02-03", "silence_since": "2027-02-03",
+        "channel_labels": ["téléphone", "courrier", "courriel", "tiers de confiance"], "attempts_count": 7,
     },
     "convention_refused": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042",

@@ -29,6 +29,7 @@ from eaflow.workflows.task_kinds import ContactFields
 CLOSED_STATES = frozenset({"refused", "exited", "transferred"})
 FIELDS = tuple(ContactFields.model_fields)  # what a contact records, as the API takes it
 PERSON_TOOK_PART = ("person", "both")
+ATTEMPTS_KEPT = 100  # R17: the solicitations since the last link that a journey reads (the latest ones)
 
 
 class JourneyClosed(Exception):
@@ -119,10 +120,11 @@ def live_contact(session: Session, journey_id: str, contact_id: str) -> Contact:
     return contact
 
 
-def contact_facts(session: Session, journey_id: str) -> dict[str, date | None]:
+def contact_facts(session: Session, journey_id: str, *, attempts: bool = False) -> dict[str, Any]:
     """From the contacts not deleted: the last interview (R12), the last contact that reached the
-    person (reached, with the person taking part: R17's link) and the last contact of any kind,
-    attempts included (R17's solicitations)."""
+    person (reached, with the person taking part: R17's link), the last contact of any kind,
+    attempts included, and (`attempts`) R17's solicitations since that link: the contacts recorded
+    as not reaching the person, oldest first (the last ATTEMPTS_KEPT)."""
     def latest(condition):
         return func.max(case((condition, Contact.occurred_on)))
 
@@ -130,8 +132,18 @@ def contact_facts(session: Session, journey_id: str) -> dict[str, date | None]:
         select(latest(Contact.interview.is_(True)), latest(_reached_person()), func.max(Contact.occurred_on))
         .where(Contact.journey_id == journey_id, Contact.deleted_at.is_(None))
     ).one()
-    return {"last_interview_on": _as_date(last_interview), "last_reached_on": _as_date(last_reached),
-            "last_contact_on": _as_date(last_contact)}
+    facts: dict[str, Any] = {"last_interview_on": _as_date(last_interview), "last_reached_on": _as_date(last_reached),
+                             "last_contact_on": _as_date(last_contact)}
+    if attempts:
+        query = select(Contact).where(Contact.journey_id == journey_id, Contact.deleted_at.is_(None),
+                                      Contact.reached.is_(False))
+        if facts["last_reached_on"] is not None:  # a same-day attempt is taken to precede the link
+            query = query.where(Contact.occurred_on > facts["last_reached_on"])
+        rows = session.exec(query.order_by(Contact.occurred_on.desc(), Contact.recorded_at.desc())
+                            .limit(ATTEMPTS_KEPT)).all()
+        facts["attempts"] = [{"on": _as_date(c.occurred_on), "channel": c.channel, "place": c.place,
+                              "participants": c.participants} for c in reversed(rows)]
+    return facts
 
 
 def intensity_by_month(session: Session, journey_id: str, first: date, last: date) -> list[MonthIntensity]:

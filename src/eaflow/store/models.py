@@ -71,6 +71,9 @@ class Journey(SQLModel, table=True):
     next_interview_due: Optional[date] = Field(default=None, index=True)  # R12, written by the journey
     last_contact_on: Optional[date] = None  # R13: the last contact that reached the person
     veille_until: Optional[date] = None  # R14: the agreed end of the veille in progress
+    exit_reason: Optional[str] = None  # R15: why the journey ended (written by the journey)
+    exited_on: Optional[date] = None
+    transferred_from: Optional[str] = None  # R15: the journey of the sending platform, after a move
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -191,6 +194,7 @@ class ExitProcedure(SQLModel, table=True):
     closed_at: Optional[datetime] = None
     closed_by: Optional[str] = None
     decision_reason: Optional[str] = None
+    detail: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))  # the file (R18)
 
 
 class AuditEvent(SQLModel, table=True):

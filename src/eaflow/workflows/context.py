@@ -55,13 +55,15 @@ class JourneyContext:
             # A bug, not a user error: failing the workflow task keeps the journey intact until fixed.
             raise RuntimeError(f"transition {self.s.state.value} -> {state.value} is not in the table")
         self.s.state = state
+        self.s.transitions += 1
 
     # ------------------------------------------------------------------ tasks
 
     async def open_task(self, kind: str, *, due: str, sort_key: str | None = None, step: str | None = None,
-                        context: dict | None = None) -> TaskView:
+                        context: dict | None = None, title: str | None = None) -> TaskView:
         """Open the task of a step once: after continue-as-new the step finds its task again,
-        open or already done (a completion that landed just before the continue-as-new)."""
+        open or already done (a completion that landed just before the continue-as-new). `title`:
+        the inbox's title when it says more than the kind's (e.g. an attempt's channel)."""
         step = step or kind
         for task in self.s.tasks.values():
             if task.status == "cancelled":
@@ -80,7 +82,7 @@ class JourneyContext:
         self.s.tasks[task.id] = task
         await steps.open_task(TaskSpec(
             id=task.id, journey_id=self.journey_id, platform_id=self.inp.platform_id, kind=kind,
-            title=spec.title, assignee_id=assignee, candidate_role=spec.candidate_role, created_at=now,
+            title=title or spec.title, assignee_id=assignee, candidate_role=spec.candidate_role, created_at=now,
             due_at=Duration.parse(due).after(now), sort_key=sort_key, context=context or {},
         ))
         return task
@@ -177,8 +179,11 @@ class JourneyContext:
     # ------------------------------------------------------------------ years-long life
 
     def history_is_long(self) -> bool:
+        """Time to continue as new: the history is long, a resume was asked, or the journey has closed
+        (every loop then stops at a safe point, and the next run ends at once)."""
         info = workflow.info()
-        return (self.resume_requested or info.get_current_history_length() >= self.policy.workflow.history_event_limit
+        return (self.resume_requested or self.s.state in (JourneyState.exited, JourneyState.transferred)
+                or info.get_current_history_length() >= self.policy.workflow.history_event_limit
                 or info.is_continue_as_new_suggested())
 
     async def together(self, *loops: Awaitable[None]) -> None:

@@ -1,8 +1,10 @@
 """The journey of one beneficiary: one long-lived workflow per person (DOMAIN.md, "Journey states").
 
-The workflow runs the procedures in order (entry, then the convention; the accompaniment comes
-next) and receives the messages of the outside world: task completions and changes of counsellor,
-each validated before it is accepted. It lives for years: its compact snapshot is carried across
+The workflow runs the procedures in order — the entry, the convention, then the accompaniment,
+whose procedures run side by side (the interview rhythm, avenants, veille, rights renewal, relaunch,
+exits) until the journey closes — and receives the messages of the outside world: task
+completions, contacts, veille, rights events, exit proposals and changes of counsellor, each
+validated before it is accepted. It lives for years: its compact snapshot is carried across
 continue-as-new, and nothing identifying the person travels in its payloads.
 """
 from __future__ import annotations
@@ -19,12 +21,15 @@ with workflow.unsafe.imports_passed_through():
     from eaflow.workflows.context import JourneyContext
     from eaflow.workflows.convention import ConventionProcedure
     from eaflow.workflows.entry import EntryProcedure, validate_capacity
+    from eaflow.workflows.exits import CLOSED, ExitProcedure
+    from eaflow.workflows.relaunch import RelaunchProcedure
     from eaflow.workflows.rights import RightsProcedure
     from eaflow.workflows.task_kinds import outcome_errors
     from eaflow.workflows.veille import VeilleProcedure
     from eaflow.workflows.types import (
         AssignmentRequest,
         AvenantRequest,
+        ExitProposal,
         Reactivation,
         CounsellorChange,
         IntakeAnswer,
@@ -51,7 +56,10 @@ class JourneyWorkflow:
         self.rhythm = RhythmProcedure(self.ctx)
         self.veille = VeilleProcedure(self.ctx, self.rhythm, self.convention)
         self.rights = RightsProcedure(self.ctx)
-        self.procedures = [self.entry, self.convention, self.rhythm, self.veille, self.rights]
+        self.exits = ExitProcedure(self.ctx)
+        self.relaunch = RelaunchProcedure(self.ctx, self.exits)
+        self.procedures = [self.entry, self.convention, self.rhythm, self.veille, self.rights, self.exits,
+                           self.relaunch]
 
     @property
     def s(self) -> JourneySnapshot:
@@ -59,6 +67,9 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> str:
+        if self.s.state in CLOSED:  # closed in the previous run, which stopped its loops to get here
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self.s.state.value
         await self.entry.run()
         if self.s.state is JourneyState.refused:
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -69,9 +80,10 @@ class JourneyWorkflow:
             await self.convention.run()
         # Journeys whose convention was signed before the accompaniment existed idle below until a
         # `resume` signal (eaflow journeys resume) continues them as new into this code.
+        # The accompaniment: its procedures side by side, each on its own deadlines, until an exit.
         if self.s.state in ACCOMPANYING and workflow.patched("accompaniment"):
             await self.ctx.together(self.rhythm.run(), self.convention.run_avenants(), self.veille.run(),
-                                    *self.r19_rights())
+                                    self.rights.run(), self.relaunch.run(), self.exits.run())
         while True:
             await self.ctx.continue_as_new_if_due()
             await workflow.wait_condition(self.ctx.history_is_long)
@@ -91,7 +103,10 @@ class JourneyWorkflow:
     @workflow.update
     async def complete_task(self, completion: TaskCompletion) -> dict:
         task = self.s.tasks[completion.task_id]
-        return await self.ctx.complete(completion, self._owner(task.kind).apply)
+        result = await self.ctx.complete(completion, self._owner(task.kind).apply)
+        if task.kind == "plan_interview" and self.relaunch.running:
+            await self.relaunch.contacts_changed()  # R17: an interview held is a link
+        return result
 
     @complete_task.validator
     def _validate_completion(self, completion: TaskCompletion) -> None:
@@ -120,8 +135,12 @@ class JourneyWorkflow:
 
     @workflow.update
     async def contacts_changed(self) -> dict:
-        """R12, R13: contacts were recorded, edited or deleted: re-read them, move the deadline."""
-        return await self.rhythm.contacts_changed()
+        """R12, R13: contacts were recorded, edited or deleted: re-read them, move the deadline;
+        R17: a contact that reaches the person ends a relaunch sequence, a failed attempt may start one."""
+        result = await self.rhythm.contacts_changed()
+        if self.relaunch.running:
+            await self.relaunch.contacts_changed()
+        return result
 
     @workflow.update
     def request_avenant(self, request: AvenantRequest) -> dict:
@@ -143,12 +162,17 @@ class JourneyWorkflow:
 
     @workflow.update
     async def reactivate(self, request: Reactivation) -> dict:
-        """R14: the veille ends now; the accompaniment resumes."""
+        """R14: the veille ends now; R17: the relaunch sequence ends now. The accompaniment resumes."""
+        if self.s.state is JourneyState.relaunch:
+            return await self.relaunch.reactivate(request)
         return await self.veille.reactivate(request)
 
     @reactivate.validator
     def _validate_reactivation(self, request: Reactivation) -> None:
-        self.veille.validate_reactivation(request)
+        if self.s.state is JourneyState.relaunch:
+            self.relaunch.validate_reactivation(request)
+        else:
+            self.veille.validate_reactivation(request)
 
     @workflow.update
     async def rights_event(self, event: RightsEvent) -> dict:
@@ -159,10 +183,14 @@ class JourneyWorkflow:
     def _validate_rights_event(self, event: RightsEvent) -> None:
         self.rights.validate_event(event)
 
-    def r19_rights(self) -> list:
-        """R19 runs beside the accompaniment. Journeys already in it when R19 came take it at their next
-        run (continue-as-new), so that their recorded history still replays (ARCHITECTURE §6)."""
-        return [self.rights.run()] if workflow.patched("rights") else []
+    @workflow.update
+    async def propose_exit(self, proposal: ExitProposal) -> dict:
+        """R15, R18: an exit proposed for one of R15's reasons goes to a manager; death closes the file."""
+        return await self.exits.propose(proposal)
+
+    @propose_exit.validator
+    def _validate_exit(self, proposal: ExitProposal) -> None:
+        self.exits.validate_proposal(proposal)
 
     @workflow.signal
     def resume(self) -> None:

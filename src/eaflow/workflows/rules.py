@@ -270,3 +270,82 @@ def r14_veille_refusals(*, agreement_on: date | None, until: date | None, reacti
         errors.append({"field": "reactivation_conditions",
                        "message": "les conditions de réactivation de l'accompagnement doivent être écrites"})
     return errors
+
+
+# R15: the only reasons an accompaniment may end (§IV.E), with their French labels.
+EXIT_REASONS = {
+    "person_request": "demande explicite de la personne",
+    "move": "déménagement dans un territoire sans plateforme",
+    "non_renewal": "non-renouvellement de la RQTH ou de la décision de la CDAPH",
+    "disengagement": "désengagement manifeste et durable",
+    "reorientation": "réorientation choisie par la personne",
+    "death": "décès (clôture administrative)",
+}
+# R18: never an exit reason. Health calls for a veille; the platform never decides an exit alone.
+HEALTH_REASON = "health"
+PLATFORM_INITIATED_REASONS = frozenset({"platform_decision", "stable_situation", "capacity", "behaviour",
+                                        "end_of_funding"})
+# Proposed by the journey's own procedures, never directly through the API.
+PROCEDURE_ONLY_REASONS = {"disengagement": "R17", "non_renewal": "R19"}
+
+
+def r15_r18_exit_refusal(reason: str, details: dict) -> Refusal | None:
+    """Why an exit proposal is refused (None when R15 and R18 allow it)."""
+    if reason == HEALTH_REASON:
+        return Refusal(rule="R18", detail=(
+            "L'état de santé n'est jamais un motif de sortie du dispositif. Si la personne a besoin de "
+            "suspendre l'accompagnement, une mise en veille peut lui être proposée, avec son accord, pour une "
+            "durée convenue (POST /api/v1/journeys/{id}/veille)."))
+    if reason in PLATFORM_INITIATED_REASONS:
+        return Refusal(rule="R18", detail=(
+            "La plateforme ne décide jamais seule d'une sortie : seuls les motifs prévus par le cahier des "
+            "charges (demande de la personne, déménagement, non-renouvellement des droits, désengagement "
+            "durable, décès) permettent de proposer une sortie."))
+    if reason not in EXIT_REASONS:
+        return Refusal(rule="R15", detail=f"Motif de sortie inconnu : {reason}.")
+    if reason == "reorientation" and not (details.get("person_choice") or {}).get("on"):
+        return Refusal(rule="R18", detail=(
+            "Une réorientation (ESAT, entreprise adaptée, SIAE…) n'est une sortie que sur le choix explicite de "
+            "la personne : indiquez quand et comment elle l'a exprimé (details.person_choice)."))
+    if reason == "person_request" and not (details.get("informed") and details.get("low_intensity_offered")):
+        return Refusal(rule="R15", detail=(
+            "Une sortie à la demande de la personne suppose qu'elle ait été informée des conséquences de sa "
+            "décision et qu'un accompagnement de faible intensité lui ait été proposé (details.informed, "
+            "details.low_intensity_offered)."))
+    if reason == "move" and not details.get("department"):
+        return Refusal(rule="R15", detail="Indiquez le département où la personne s'installe (details.department).")
+    return None
+
+
+# ---- R17: the relaunch sequence's channels ----
+# How an attempt by each of R17's channels is recorded as a contact (R13): (contact channel, place).
+R17_AS_CONTACT: dict[str, tuple[str, str]] = {
+    "phone": ("phone", "service"),
+    "letter": ("letter", "service"),
+    "mail": ("mail", "service"),
+    "third_party": ("third_party", "service"),
+    "home_visit": ("in_person", "home"),
+}
+
+
+def r17_channel_of(channel: str, place: str) -> str | None:
+    """The R17 channel of a recorded contact: an SMS is a solicitation by phone, an attempt in person at
+    home a home visit; a video call or an attempt in person elsewhere is none of R17's channels."""
+    if channel == "sms":
+        return "phone"
+    if channel == "in_person":
+        return "home_visit" if place == "home" else None
+    return channel if channel in R17_AS_CONTACT else None
+
+
+def r17_contact_fields(channel: str, reached: bool) -> dict[str, str]:
+    """The contact (R13) that records an attempt: where, how and who took part. A trusted third party
+    reached without the person is a partner; the person reached is the link again."""
+    contact_channel, place = R17_AS_CONTACT[channel]
+    participants = "person" if reached or channel != "third_party" else "partner"
+    return {"channel": contact_channel, "place": place, "participants": participants}
+
+
+def r17_channels(attempts: Iterable) -> list[str]:
+    """The distinct R17 channels of a list of attempts (anything with `channel` and `place`), sorted."""
+    return sorted({c for a in attempts if (c := r17_channel_of(a.channel, a.place)) is not None})

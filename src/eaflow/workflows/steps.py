@@ -15,6 +15,8 @@ from eaflow.workflows.types import (
     AssignmentRequest,
     ContactFacts,
     ContactFromTask,
+    ExitDecision,
+    TransferRequest,
     ConventionDraft,
     ConventionFinal,
     ConventionVersionRef,
@@ -112,3 +114,13 @@ async def contact_facts(journey_id: str) -> ContactFacts:
 
 async def record_contact_from_task(contact: ContactFromTask) -> None:
     await _call("record_contact_from_task", contact)
+
+
+# ---- exits (R15, R18) ----
+
+async def record_exit(decision: ExitDecision) -> None:
+    await _call("record_exit", decision)
+
+
+async def transfer_journey(request: TransferRequest) -> None:
+    await _call("transfer_journey", request)

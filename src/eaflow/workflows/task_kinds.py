@@ -250,6 +250,85 @@ class RightsAppealOutcome(_Outcome):
         return self
 
 
+class ApproveExitOutcome(_Outcome):
+    """R18: a manager decides on an exit procedure, with the file (reason, analysis, history)."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve : la personne sort du dispositif ; reject : le parcours reprend où il était")
+    consultation: str | None = Field(
+        None, max_length=2000, description="Comment la personne (ou son représentant) a été consultée (obligatoire "
+                                           "pour approuver : R18)")
+    reason: str | None = Field(None, max_length=2000, description="Motif de la décision (obligatoire pour rejeter)")
+
+    @model_validator(mode="after")
+    def _what_each_decision_needs(self):
+        if self.decision == "approve" and not (self.consultation or "").strip():
+            raise ValueError("indiquez comment la personne ou son représentant a été consultée (R18)")
+        if self.decision == "reject" and not (self.reason or "").strip():
+            raise ValueError("indiquez le motif du rejet")
+        return self
+
+
+class RelaunchChannel(StrEnum):
+    """R17: the channels of the solicitations (§IV.E: téléphone, courrier, courriel, tiers de confiance,
+    déplacement au domicile)."""
+
+    phone = "phone"
+    letter = "letter"
+    mail = "mail"
+    third_party = "third_party"
+    home_visit = "home_visit"
+
+
+RELAUNCH_CHANNEL_LABELS: dict[str, str] = {
+    "phone": "téléphone", "letter": "courrier", "mail": "courriel", "third_party": "tiers de confiance",
+    "home_visit": "déplacement au domicile",
+}
+
+
+class RelaunchAttemptOutcome(_Outcome):
+    """R17: one attempt of the relaunch sequence, and its result: recorded as a contact (R13), reached or not."""
+
+    occurred_on: date = Field(description="Date de la tentative")
+    channel: RelaunchChannel = Field(
+        description="Moyen : téléphone, courrier, courriel, tiers de confiance, déplacement au domicile")
+    reached: bool = Field(description="La personne a-t-elle été jointe ? (oui : les relances s'arrêtent)")
+    duration_minutes: int = Field(0, ge=0, le=1440, description="Durée en minutes (0 pour une tentative sans réponse)")
+    note: str | None = Field(None, max_length=5000, description="Ce qui a été fait, ce qu'en a dit le tiers, …")
+
+
+class AnalyseSilenceOutcome(_Outcome):
+    """R17: the formal and documented examination of the possible causes of the silence, in particular a
+    fragility that calls for keeping the link, before any exit is proposed."""
+
+    causes_examined: str = Field(
+        min_length=1, max_length=5000,
+        description="Examen des causes possibles du silence (santé, situation sociale, logement, emploi, …)")
+    fragility_identified: bool = Field(
+        description="Une fragilité nécessitant le maintien du lien a-t-elle été identifiée ?")
+    consultation: str = Field(
+        min_length=1, max_length=2000,
+        description="Consultation de la personne ou de son représentant légal, ou la tentative de la consulter (R18)")
+    relaunch_history_acknowledged: bool = Field(
+        description="L'historique des relances (dates, moyens, résultats) a été relu et joint à l'examen")
+    conclusion: Literal["keep_link", "propose_exit"] = Field(
+        description="keep_link : maintenir le lien, l'accompagnement continue ; propose_exit : proposer la sortie "
+                    "pour désengagement manifeste et durable (décision d'un responsable, R18)")
+    note: str | None = Field(None, max_length=5000, description="Compléments")
+
+    _strip = field_validator("causes_examined", "consultation")(_not_blank)
+
+    @model_validator(mode="after")
+    def _documented(self):
+        if not self.relaunch_history_acknowledged:
+            raise ValueError("l'examen se fait au vu de l'historique des relances : relaunch_history_acknowledged "
+                             "doit valoir true")
+        if self.fragility_identified and self.conclusion == "propose_exit":
+            raise ValueError("une fragilité nécessitant le maintien du lien a été identifiée : la conclusion ne peut "
+                             "être que le maintien du lien (keep_link)")
+        return self
+
+
 @dataclass(frozen=True)
 class TaskKind:
     name: str
@@ -283,12 +362,17 @@ TASK_KINDS: dict[str, TaskKind] = {
         TaskKind("plan_interview", "Tenir l'entretien trimestriel", "counsellor", InterviewOutcome,
                  assigned_to_counsellor=True),
         TaskKind("interview_overdue", "Entretien trimestriel en retard", "manager", InterviewOverdueOutcome),
+        TaskKind("approve_exit", "Décider de la sortie du dispositif", "manager", ApproveExitOutcome),
         TaskKind("veille_ending", "Fin de veille : préparer la reprise de l'accompagnement", "counsellor",
                  VeilleEndingOutcome, assigned_to_counsellor=True),
         TaskKind("renew_rights", "Aider la personne à renouveler ses droits (RQTH, décision de la CDAPH)",
                  "counsellor", RenewRightsOutcome, assigned_to_counsellor=True),
         TaskKind("rights_appeal", "Renouvellement refusé : recours ou non", "counsellor", RightsAppealOutcome,
                  assigned_to_counsellor=True),
+        TaskKind("relaunch_attempt", "Relance : tenter de joindre la personne", "counsellor", RelaunchAttemptOutcome,
+                 assigned_to_counsellor=True),
+        TaskKind("analyse_silence", "Silence prolongé : examiner les causes possibles (R17)", "counsellor",
+                 AnalyseSilenceOutcome, assigned_to_counsellor=True),
     )
 }
 

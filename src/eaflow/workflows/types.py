@@ -227,10 +227,47 @@ class RightsEvent(BaseModel):
     actor_id: str
 
 
+class ExitState(BaseModel):
+    """R15, R18: the exit procedure in progress, if any, and how the journey ended."""
+
+    procedure_id: str | None = None  # the open procedure (one at a time)
+    reason: str | None = None
+    return_to: JourneyState | None = None  # where a rejected proposal sends the journey back
+    transfer_to: str | None = None  # the receiving platform of a proposed move (R15: a transfer)
+    proposals: int = 0
+    rights_proposal_on: date | None = None  # the non-renewal proposal of R19 already taken up
+    closed_reason: str | None = None
+    closed_on: date | None = None
+    transferred_to: str | None = None  # the journey that goes on at the receiving platform
+
+
+class RelaunchState(BaseModel):
+    """R17: what the contacts say about the link, and the relaunch sequence in progress, if any."""
+
+    began: bool = False  # the contacts were read once (the loop began)
+    read_at: datetime | None = None  # when the contacts were last read
+    last_link_on: date | None = None  # the last contact that reached the person
+    unreached: int = 0  # attempts recorded as not reaching the person since that link
+    channels: list[str] = []  # R17 channels of those attempts (since the last examination, if later)
+    sequences: int = 0  # relaunch sequences started so far (keys their steps)
+    started_at: datetime | None = None  # the sequence in progress began then
+    link_at_start: date | None = None  # the last link known when it began: a later one stops it
+    schedule: list[str] = []  # its attempts ("P7D letter"), frozen when it began
+    opened: int = 0  # attempts of that schedule handled so far (opened, or skipped when overtaken)
+    analyses: int = 0  # silence examinations opened so far (keys their steps)
+    analysis_step: str | None = None  # the analyse_silence task waiting, if any
+    analysed_on: date | None = None  # the last examination concluded (the next one waits the silence again)
+    ended_on: date | None = None  # the last sequence ended (its silence counts from then)
+    resumed_on: date | None = None  # the accompaniment resumed after a veille (no silence counts during one)
+    seen_state: str | None = None  # the journey's state when the loop last looked (to see a veille end)
+    nudges: int = 0  # bumped when the contacts may have changed: what the relaunch loop waits on
+
+
 class JourneySnapshot(BaseModel):
     """The compact state carried across continue-as-new."""
 
     state: JourneyState = JourneyState.prescribed
+    transitions: int = 0  # bumped by every change of state: loops that depend on the state wait on it
     refusal: list[Refusal] = []
     counsellor_id: str | None = None
     admitted_at: datetime | None = None
@@ -244,7 +281,9 @@ class JourneySnapshot(BaseModel):
     convention: ConventionState = ConventionState()
     rhythm: RhythmState = RhythmState()
     veille: VeilleState = VeilleState()
+    exit: ExitState = ExitState()
     rights: RightsState = RightsState()
+    relaunch: RelaunchState = RelaunchState()
 
 
 class JourneyInput(BaseModel):
@@ -263,6 +302,40 @@ class TaskCompletion(BaseModel):
     outcome_hash: str
     actor_id: str
     facts: dict[str, Any] = {}
+
+
+class ExitProposal(BaseModel):
+    """The argument of the `propose_exit` update, and what the procedures that end in an exit
+    proposal (R17 disengagement, R19 non-renewal) hand to the exit procedure (R15, R18)."""
+
+    reason: str  # person_request | move | reorientation | death | disengagement | non_renewal
+    proposed_by: str | None = None  # a user, or None when the journey itself proposes it
+    details: dict[str, Any] = {}  # what the reason requires (R15, R18): see rules.r15_r18_exit_refusal
+    analysis: str = ""  # the circumstantial analysis (R18)
+    consultation: str = ""  # how the person (or representative) was consulted, when already done (R18)
+    transfer_to_platform_id: str | None = None  # a move to a département with a platform here
+
+
+class ExitDecision(BaseModel):
+    """Open or close an exit procedure in the database (activities/exits.py)."""
+
+    journey_id: str
+    procedure_id: str
+    status: str  # open | approved | rejected
+    reason: str
+    actor_id: str | None = None
+    decision_reason: str | None = None
+    detail: dict[str, Any] = {}
+    at: datetime
+
+
+class TransferRequest(BaseModel):
+    """Copy a journey to the receiving platform's (R15: a move to a département with a platform)."""
+
+    journey_id: str
+    new_journey_id: str
+    to_platform_id: str
+    at: datetime
 
 
 class VeilleRequest(BaseModel):
@@ -437,12 +510,24 @@ class ContactFromTask(BaseModel):
     recorded_by: str
 
 
+class ContactAttempt(BaseModel):
+    """R17: a contact that did not reach the person (a solicitation): when, and by which means."""
+
+    on: date
+    channel: str  # the contact's channel (in_person | phone | video | mail | letter | sms | third_party)
+    place: str  # service | workplace | home | other
+    participants: str  # who was reached instead, if anyone (partner: a trusted third party)
+
+
 class ContactFacts(BaseModel):
     """What the journey's deadlines need from its contacts (read from the database)."""
 
     last_interview_on: date | None = None
     last_reached_on: date | None = None
     last_contact_on: date | None = None
+    # R17: the attempts recorded as not reaching the person since `last_reached_on` (all of them when
+    # it is None), oldest first, at most the last 100 (no note: big data stays in the database).
+    attempts: list[ContactAttempt] = []
 
 
 class ConventionFinal(BaseModel):

@@ -53,10 +53,11 @@ class VeilleProcedure:
         ctx, v = self.ctx, self.v
         while True:
             await ctx.continue_as_new_if_due()
-            seen, wake = v.changes, self.next_wake()
+            seen, moved, wake = v.changes, ctx.s.transitions, self.next_wake()
             timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
             try:
-                await workflow.wait_condition(lambda: v.changes != seen or ctx.history_is_long(), timeout=timeout)
+                await workflow.wait_condition(
+                    lambda: v.changes != seen or ctx.s.transitions != moved or ctx.history_is_long(), timeout=timeout)
             except asyncio.TimeoutError:
                 if workflow.now() >= start_of(v.until):
                     await self.end("end_date", actor_id=None)
