@@ -1,6 +1,7 @@
 """Structured logs without personal data, and the metrics Prometheus scrapes."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -29,7 +30,11 @@ async def test_metrics_and_request_logs(api, caplog):
     [line] = [r for r in caplog.records if r.name == "eaflow.http" and r.path == "/api/v1/journeys"]
     assert line.status == 200 and "Martin" not in JsonFormatter("api").format(line)  # R22: no name in logs
 
-    scraped = (await api.http.get("/metrics")).text
+    for _ in range(100):  # the R4 and assignment mails go out beside the task: wait for one of them
+        scraped = (await api.http.get("/metrics")).text
+        if 'eaflow_mails{status="sent"}' in scraped:
+            break
+        await asyncio.sleep(0.1)
     assert 'eaflow_open_tasks{kind="assign_counsellor"} 1.0' in scraped
     assert 'eaflow_mails{status="sent"}' in scraped
     assert "eaflow_http_requests_total" in scraped
