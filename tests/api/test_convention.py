@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pypdf import PdfReader

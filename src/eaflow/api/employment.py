@@ -11,16 +11,14 @@ from typing import Annotated, Any, Literal, Optional, Union
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from eaflow import employment
 from eaflow.api.deps import SettingsDep, db_scope, get_temporal, require
 from eaflow.api.journeys import audit_read
-from eaflow.api.problems import Problem
+from eaflow.api.problems import Problem, tagged_union_route
 from eaflow.api.views import aware, visible_journey
 from eaflow.api.workflow_calls import call_workflow
 from eaflow.store import employment as store
@@ -32,31 +30,8 @@ from eaflow.workflows.types import AvenantRequest
 ACTIONS = ("open", "close")
 
 
-class _ActionErrors(APIRoute):
-    """Validation errors name the field as the client wrote it (`employer.name`, not `open.employer.name`)."""
-
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def route(request: Request):
-            try:
-                return await handler(request)
-            except RequestValidationError as error:
-                raise RequestValidationError([_untagged(e) for e in error.errors()], body=error.body) from None
-
-        return route
-
-
-def _untagged(error: dict) -> dict:
-    loc = tuple(error.get("loc", ()))
-    if loc[:1] == ("body",) and str(error.get("type", "")).startswith("union_tag"):
-        loc = ("body", "action")
-    elif loc[:1] == ("body",) and len(loc) > 1 and loc[1] in ACTIONS:
-        loc = ("body",) + loc[2:]
-    return {**error, "loc": loc}
-
-
-router = APIRouter(prefix="/api/v1/journeys", tags=["employment"], route_class=_ActionErrors)
+router = APIRouter(prefix="/api/v1/journeys", tags=["employment"],
+                   route_class=tagged_union_route("action", ACTIONS))
 StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
 
 

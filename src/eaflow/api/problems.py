@@ -1,11 +1,12 @@
 """RFC 9457 problem+json for every error: the field that failed and, for a domain rule, its id."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -62,3 +63,33 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             detail = "Cette méthode n'est pas acceptée sur cette adresse."
         return problem_response(Problem(exc.status_code, detail, headers=getattr(exc, "headers", None)))
+
+
+def tagged_union_route(tag: str, members: Iterable[str], model_error_field: str | None = None) -> type[APIRoute]:
+    """A route class for bodies that are a union discriminated on `tag` (`action`, `event`…): its
+    validation errors name the fields as the client wrote them (`employer.name`, not
+    `open.employer.name`); a missing or unknown tag is reported on `tag`, and an error of a member's
+    own model check on `model_error_field` (the body itself when None)."""
+    members = frozenset(members)
+
+    def untagged(error: dict) -> dict:
+        loc = tuple(error.get("loc", ()))
+        if loc[:1] == ("body",) and str(error.get("type", "")).startswith("union_tag"):
+            loc = ("body", tag)
+        elif loc[:1] == ("body",) and len(loc) > 1 and loc[1] in members:
+            loc = ("body",) + (loc[2:] or ((model_error_field,) if model_error_field else ()))
+        return {**error, "loc": loc}
+
+    class TaggedUnionRoute(APIRoute):
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def route(request: Request):
+                try:
+                    return await handler(request)
+                except RequestValidationError as error:
+                    raise RequestValidationError([untagged(e) for e in error.errors()], body=error.body) from None
+
+            return route
+
+    return TaggedUnionRoute

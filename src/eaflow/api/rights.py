@@ -15,16 +15,15 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal, Optional, Union
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, select
 
 from eaflow.api.deps import SettingsDep, TemporalDep, db_scope, require
+from eaflow.api.problems import tagged_union_route
 from eaflow.api.views import visible_journey
 from eaflow.api.workflow_calls import call_workflow
 from eaflow.store.models import AuditEvent, Journey, User
@@ -32,31 +31,9 @@ from eaflow.workflows import rights
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import RightsEvent
 
-class _EventErrors(APIRoute):
-    """Validation errors name the field as the client wrote it (`on`, not `renewal_filed.on`)."""
-
-    def get_route_handler(self):
-        handler = super().get_route_handler()
-
-        async def route(request: Request):
-            try:
-                return await handler(request)
-            except RequestValidationError as error:
-                raise RequestValidationError([_untagged(e) for e in error.errors()], body=error.body) from None
-
-        return route
-
-
-def _untagged(error: dict) -> dict:
-    loc = tuple(error.get("loc", ()))
-    if loc[:1] == ("body",) and str(error.get("type", "")).startswith("union_tag"):
-        loc = ("body", "event")
-    elif loc[:1] == ("body",) and len(loc) > 1 and loc[1] in rights.EVENTS:
-        loc = ("body",) + loc[2:] if len(loc) > 2 else ("body", "until")  # the model's own check: the end date
-    return {**error, "loc": loc}
-
-
-router = APIRouter(prefix="/api/v1/journeys", tags=["rights"], route_class=_EventErrors)
+# The model's own check of an event is about its end date.
+router = APIRouter(prefix="/api/v1/journeys", tags=["rights"],
+                   route_class=tagged_union_route("event", rights.EVENTS, model_error_field="until"))
 StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
 
 Right = Literal["rqth", "cdaph_decision"]

@@ -23,7 +23,6 @@ from eaflow.workflows import steps
 from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.types import ContactFacts, ContactFromTask, TaskCompletion, TaskView
 
-_ZERO = timedelta(0)
 
 
 def start_of(day: date) -> datetime:
@@ -55,14 +54,7 @@ class RhythmProcedure:
         if r.started_on is None:
             r.started_on = ctx.s.convention.signed_on or workflow.now().date()
             await self.refresh()
-        while True:
-            await ctx.continue_as_new_if_due()
-            seen, wake = r.nudges, self.next_wake()
-            timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
-            try:
-                await workflow.wait_condition(lambda: r.nudges != seen or ctx.history_is_long(), timeout=timeout)
-            except asyncio.TimeoutError:
-                await self.r12_deadline_reached()
+        await ctx.on_deadlines(lambda: r.nudges, self.next_wake, self.r12_deadline_reached)
 
     # ------------------------------------------------------------------ R12
 

@@ -7,7 +7,7 @@ large. Workflow code only (imported inside the journey workflow's sandbox).
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
 from temporalio import workflow
@@ -185,6 +185,26 @@ class JourneyContext:
         return (self.resume_requested or self.s.state in (JourneyState.exited, JourneyState.transferred)
                 or info.get_current_history_length() >= self.policy.workflow.history_event_limit
                 or info.is_continue_as_new_suggested())
+
+    async def on_deadlines(self, changes: Callable[[], int], next_wake: Callable[[], datetime | None],
+                           reached: Callable[[], Awaitable[None]], *, follow_state: bool = False,
+                           state_changed: Callable[[], Awaitable[None]] | None = None) -> None:
+        """A procedure's loop, forever: continue as new when due, then wait for its next deadline
+        (`reached` is called), for a change it is told of (`changes()` moves: it looks again), or, when
+        it `follow_state`, for a change of the journey's state (`state_changed`, if given, is called)."""
+        while True:
+            await self.continue_as_new_if_due()
+            seen, moved, wake = changes(), self.s.transitions, next_wake()
+            timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
+            try:
+                await workflow.wait_condition(
+                    lambda: changes() != seen or (follow_state and self.s.transitions != moved)
+                    or self.history_is_long(), timeout=timeout)
+            except asyncio.TimeoutError:
+                await reached()
+            else:
+                if follow_state and self.s.transitions != moved and state_changed is not None:
+                    await state_changed()
 
     async def together(self, *loops: Awaitable[None]) -> None:
         """Run loops side by side (each waits on its own deadlines). Every loop calls

@@ -31,7 +31,7 @@ nothing for long.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
@@ -54,7 +54,6 @@ from eaflow.workflows.types import (
     TaskView,
 )
 
-_ZERO = timedelta(0)
 LAST_ATTEMPT_DUE = "P1M"  # the last attempt's task is due this long after it opens (the others: at the next)
 ANALYSIS_DUE = "P1M"
 ATTEMPT_RESULTS = {"person": "not_reached", "both": "not_reached", "employer": "employer_only",
@@ -99,18 +98,10 @@ class RelaunchProcedure:
         # Read the contacts the first time; in each later run, look at the state the previous run left.
         await self.check(read=not rl.began)
         rl.began = True
-        while True:
-            await ctx.continue_as_new_if_due()
-            seen, state, wake = rl.nudges, ctx.s.state, self.next_wake()
-            timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
-            try:
-                await workflow.wait_condition(
-                    lambda: rl.nudges != seen or ctx.s.state is not state or ctx.history_is_long(), timeout=timeout)
-            except asyncio.TimeoutError:
-                await self.check(read=True)
-            else:
-                if ctx.s.state is not state:  # e.g. an exit rejected: back to the relaunch where it was
-                    await self.check(read=False)
+        # A change of state (e.g. an exit rejected: back to the relaunch where it was) is looked at
+        # without reading the contacts again; a deadline reads them.
+        await ctx.on_deadlines(lambda: rl.nudges, self.next_wake, lambda: self.check(read=True), follow_state=True,
+                               state_changed=lambda: self.check(read=False))
 
     def next_wake(self) -> datetime | None:
         rl, state = self.rl, self.ctx.s.state

@@ -50,7 +50,6 @@ from eaflow.workflows.types import (
     TaskView,
 )
 
-_ZERO = timedelta(0)
 DAY = timedelta(days=1)
 KEEP_EVENT_KEYS = 50  # events remembered across continue-as-new (update ids deduplicate within a run)
 
@@ -194,15 +193,11 @@ class RightsProcedure:
                 self._begin()
                 r.started = True
                 await self._trace("rqth", "rights_tracked")
-        while True:
-            await ctx.continue_as_new_if_due()
-            seen, wake = r.nudges, self.next_wake()
-            timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
-            try:
-                await workflow.wait_condition(lambda: r.nudges != seen or ctx.history_is_long(), timeout=timeout)
-            except asyncio.TimeoutError:
-                async with self._lock:
-                    await self.r19_deadlines()
+        await ctx.on_deadlines(lambda: r.nudges, self.next_wake, self._deadlines_reached)
+
+    async def _deadlines_reached(self) -> None:
+        async with self._lock:
+            await self.r19_deadlines()
 
     def next_wake(self) -> datetime | None:
         if self.ctx.s.state in CLOSED_STATES:

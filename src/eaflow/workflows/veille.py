@@ -11,7 +11,7 @@ it. `reactivate` resumes it at any time.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -30,7 +30,6 @@ from eaflow.workflows.types import (
     VeilleRequest,
 )
 
-_ZERO = timedelta(0)
 REQUESTED_BY_LABELS = {"person": "à la demande de la personne",
                        "counsellor_proposal": "sur proposition du conseiller, avec l'accord formel de la personne"}
 
@@ -51,18 +50,13 @@ class VeilleProcedure:
 
     async def run(self) -> None:
         ctx, v = self.ctx, self.v
-        while True:
-            await ctx.continue_as_new_if_due()
-            seen, moved, wake = v.changes, ctx.s.transitions, self.next_wake()
-            timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
-            try:
-                await workflow.wait_condition(
-                    lambda: v.changes != seen or ctx.s.transitions != moved or ctx.history_is_long(), timeout=timeout)
-            except asyncio.TimeoutError:
-                if workflow.now() >= start_of(v.until):
-                    await self.end("end_date", actor_id=None)
-                else:
-                    await self.prepare_resumption()
+        await ctx.on_deadlines(lambda: v.changes, self.next_wake, self.deadline_reached, follow_state=True)
+
+    async def deadline_reached(self) -> None:
+        if workflow.now() >= start_of(self.v.until):
+            await self.end("end_date", actor_id=None)
+        else:
+            await self.prepare_resumption()
 
     def next_wake(self):
         v = self.v
