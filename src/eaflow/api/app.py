@@ -19,6 +19,7 @@ from eaflow.api import (
     monitoring,
     paper_signatures,
     problems,
+    reports,
     rights,
     signing,
     tasks,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(veille.router)
     app.include_router(exits.router)
     app.include_router(rights.router)
+    app.include_router(reports.router)
     return app
 
 
