@@ -415,7 +415,7 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
         text = log.read_text()
         assert process.poll() is None, text
         assert "warning" not in text, text
-        assert "demo data seeded: 5 journeys" in text and demo.DEMO_PASSWORD in text
+        assert "demo data seeded: 8 journeys" in text and demo.DEMO_PASSWORD in text
 
         token = http.post("/api/v1/auth/token", data={"username": demo.MANAGER, "password": demo.DEMO_PASSWORD})
         assert token.status_code == 200, token.text
@@ -434,6 +434,34 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
         # Evaluated, the journey goes on to the convention (R10): the counsellor's draft is open.
         wait_until(lambda: stage("evaluation_done") == ("convention", {"draft_convention"}), 30,
                    "the evaluated demo journey to wait for its convention's draft")
+
+        # Signed on paper by the person and the employer (each with its scan, a PDF), by the platform
+        # through its task: the accompaniment, with contacts (one an interview) and an employment.
+        signed = progress["journeys"]["accompaniment_employed"]
+        assert stage("accompaniment_employed") == ("accompaniment", set())
+        convention = http.get(f"/api/v1/journeys/{signed}/convention", headers=headers).json()
+        assert convention["status"] == "signed"
+        by_role = {s["role"]: s for s in convention["signatures"]}
+        assert {role: s["via"] for role, s in by_role.items()} == {
+            "person": "paper", "employer": "paper", "platform": "task"}
+        scan = http.get(by_role["employer"]["scan_url"], headers=headers)
+        assert scan.status_code == 200 and scan.content.startswith(b"%PDF-")
+        contacts = http.get(f"/api/v1/journeys/{signed}/contacts", headers=headers).json()["items"]
+        assert len(contacts) >= 3 and sum(c["interview"] for c in contacts) == 1
+        journey = http.get(f"/api/v1/journeys/{signed}", headers=headers).json()
+        assert journey["employment"]["employer"]["name"] and journey["next_interview_due"]
+        # In veille for two months, its avenant to draft; an exit waiting for the manager's decision.
+        assert stage("veille_two_months") == ("veille", {"draft_avenant"})
+        veille = http.get(f"/api/v1/journeys/{progress['journeys']['veille_two_months']}", headers=headers).json()
+        assert 58 <= (date.fromisoformat(veille["veille"]["until"]) - date.today()).days <= 62
+        assert stage("exit_proposed") == ("exit_proposed", {"approve_exit"})
+        inbox = http.get("/api/v1/tasks", headers=headers, params={"kind": "approve_exit", "status": "open"}).json()
+        assert progress["journeys"]["exit_proposed"] in {t["journey_id"] for t in inbox["items"]}
+
+        # One line per demo journey, with its state.
+        for key, journey_id in progress["journeys"].items():
+            [line] = [line for line in text.splitlines() if f"demo journey {journey_id} " in line]
+            assert f" {stage(key)[0]} " in line, line
         for account in demo.DEMO_ACCOUNTS:
             login = http.post("/api/v1/auth/token", data={"username": account.email, "password": demo.DEMO_PASSWORD})
             assert login.status_code == 200, account.email
@@ -445,7 +473,7 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
         assert "already seeded" in again.stdout
         listed = http.get("/api/v1/journeys", headers=headers, params={"limit": 100})
         if listed.status_code == 200:
-            assert len(listed.json()["items"]) == 5
+            assert len(listed.json()["items"]) == 8
     finally:
         http.close()
         if process.poll() is None:
