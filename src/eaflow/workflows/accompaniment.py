@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta, timezone
 from temporalio import workflow
 
 from eaflow.durations import Duration
-from eaflow.workflows import steps
 from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.types import ContactFacts, ContactFromTask, TaskCompletion, TaskView
 
@@ -71,6 +70,7 @@ class RhythmProcedure:
     async def r12_deadline_reached(self) -> None:
         """Re-read the contacts first: an interview recorded meanwhile moves the deadline instead."""
         ctx, r = self.ctx, self.r
+        ctx.contacts_may_have_changed()  # look again: a contact may have been recorded without its nudge
         async with self._lock:
             await self._refresh()
             wake = self.next_wake()
@@ -103,7 +103,7 @@ class RhythmProcedure:
         ctx, r = self.ctx, self.r
         if r.started_on is None:
             return None  # the accompaniment has not begun: nothing is due yet
-        facts: ContactFacts = await steps.contact_facts(ctx.journey_id)
+        facts: ContactFacts = await ctx.contact_facts()
         r.last_interview_on = facts.last_interview_on
         if r.stopped_on is not None:
             return r.due
@@ -161,7 +161,7 @@ class RhythmProcedure:
 
     async def apply(self, task: TaskView, completion: TaskCompletion) -> None:
         if task.kind == "plan_interview":
-            await steps.record_contact_from_task(ContactFromTask(
+            await self.ctx.record_contact(ContactFromTask(
                 journey_id=self.ctx.journey_id, task_id=task.id, fields=completion.outcome,
                 recorded_by=completion.actor_id))
             await self.refresh()

@@ -18,6 +18,8 @@ from eaflow.policy import Policy
 from eaflow.workflows import steps, transitions
 from eaflow.workflows.task_kinds import TASK_KINDS
 from eaflow.workflows.types import (
+    ContactFacts,
+    ContactFromTask,
     JourneyInput,
     JourneySnapshot,
     JourneyState,
@@ -45,6 +47,9 @@ class JourneyContext:
         self._parked = 0
         self._continuing = False
         self.resume_requested = False  # a `resume` signal: continue as new now, into the current code
+        # The contacts as last read (R13), shared by the procedures that look at them at one moment.
+        self._contacts: tuple[int, ContactFacts] | None = None
+        self.contacts_version = 0  # bumped whenever the contacts may have changed
 
     @property
     def journey_id(self) -> str:
@@ -157,6 +162,25 @@ class JourneyContext:
         done = [t for t in self.s.tasks.values() if t.status in ("done", "cancelled")]
         for task in done[:-KEEP_DONE_TASKS]:
             del self.s.tasks[task.id]
+
+    # ------------------------------------------------------------------ contacts (R13)
+
+    async def contact_facts(self) -> ContactFacts:
+        """What the contacts say, read from the database. The procedures told of the same change (the
+        rhythm and the relaunch) share one reading; `contacts_may_have_changed` makes the next one fresh
+        (a deadline looks again in case a change was recorded without its nudge)."""
+        if self._contacts is not None and self._contacts[0] == self.contacts_version:
+            return self._contacts[1]
+        facts = await steps.contact_facts(self.journey_id)
+        self._contacts = (self.contacts_version, facts)
+        return facts
+
+    def contacts_may_have_changed(self) -> None:
+        self.contacts_version += 1
+
+    async def record_contact(self, contact: ContactFromTask) -> None:
+        await steps.record_contact_from_task(contact)
+        self.contacts_may_have_changed()
 
     # ------------------------------------------------------------------ trace and mail
 

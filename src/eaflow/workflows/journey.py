@@ -137,6 +137,7 @@ class JourneyWorkflow:
     async def contacts_changed(self) -> dict:
         """R12, R13: contacts were recorded, edited or deleted: re-read them, move the deadline;
         R17: a contact that reaches the person ends a relaunch sequence, a failed attempt may start one."""
+        self.ctx.contacts_may_have_changed()
         result = await self.rhythm.contacts_changed()
         if self.relaunch.running:
             await self.relaunch.contacts_changed()

@@ -39,7 +39,7 @@ from temporalio.exceptions import ApplicationError
 
 from eaflow.durations import Duration
 from eaflow.policy import relaunch_attempt
-from eaflow.workflows import rules, steps
+from eaflow.workflows import rules
 from eaflow.workflows.accompaniment import start_of
 from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.task_kinds import RELAUNCH_CHANNEL_LABELS, AnalyseSilenceOutcome, RelaunchAttemptOutcome
@@ -100,8 +100,12 @@ class RelaunchProcedure:
         rl.began = True
         # A change of state (e.g. an exit rejected: back to the relaunch where it was) is looked at
         # without reading the contacts again; a deadline reads them.
-        await ctx.on_deadlines(lambda: rl.nudges, self.next_wake, lambda: self.check(read=True), follow_state=True,
+        await ctx.on_deadlines(lambda: rl.nudges, self.next_wake, self.deadline_reached, follow_state=True,
                                state_changed=lambda: self.check(read=False))
+
+    async def deadline_reached(self) -> None:
+        self.ctx.contacts_may_have_changed()  # look again: a contact may have been recorded without its nudge
+        await self.check(read=True)
 
     def next_wake(self) -> datetime | None:
         rl, state = self.rl, self.ctx.s.state
@@ -127,7 +131,7 @@ class RelaunchProcedure:
     async def _read(self) -> None:
         """What the contacts say: the last link, the attempts since, their channels."""
         rl = self.rl
-        facts: ContactFacts = await steps.contact_facts(self.ctx.journey_id)
+        facts: ContactFacts = await self.ctx.contact_facts()
         self._facts = facts
         rl.read_at = workflow.now()
         rl.last_link_on, rl.unreached = facts.last_reached_on, len(facts.attempts)
@@ -326,7 +330,7 @@ class RelaunchProcedure:
         fields = {"occurred_on": outcome.occurred_on.isoformat(), "duration_minutes": outcome.duration_minutes,
                   "reached": outcome.reached, "interview": False, "note": outcome.note,
                   **rules.r17_contact_fields(channel, outcome.reached)}
-        await steps.record_contact_from_task(ContactFromTask(
+        await self.ctx.record_contact(ContactFromTask(
             journey_id=self.ctx.journey_id, task_id=task.id, fields=fields, recorded_by=completion.actor_id))
         await self.ctx.record(f"{task.step}/recorded", "relaunch_attempt_recorded", detail={
             "rule": "R17", "sequence": self.rl.sequences, "task_id": task.id, "channel": channel,
