@@ -176,7 +176,7 @@ EXIT_PROCEDURE_STATUSES = ("open", "approved", "rejected", "withdrawn")
 
 class ExitProcedure(SQLModel, table=True):
     """R18: an exit goes through a procedure (proposal, then a decision); one open at a time per
-    journey, held by a partial unique index. The procedure itself comes with its workflow."""
+    journey, held by a partial unique index; the journey opens and closes it (workflows/exits.py)."""
 
     __tablename__ = "exit_procedure"
     __table_args__ = (
