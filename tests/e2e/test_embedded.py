@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import SECONDS_POLICY, free_ports
+from tests.waiting import wait_until
 
 CLI = [sys.executable, "-m", "eaflow.cli"]
 PASSWORD = "mot-de-passe-e2e"
@@ -80,17 +80,6 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Stack:

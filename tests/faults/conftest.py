@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -34,6 +33,7 @@ from eaflow.store.db import engine_for
 from eaflow.store.migrate import upgrade
 from tests.conftest import PASSWORD, SECONDS_POLICY, Platform, binary, free_ports
 from tests.smtp_fixture import SmtpServer, _FreePortController
+from tests.waiting import wait_until  # noqa: F401  (used here and by the tests that import it from here)
 
 CLI = [sys.executable, "-m", "eaflow.cli"]
 PRESCRIBER, MANAGER, C1 = "prescripteur@test.fr", "manager@test.fr", "c1@test.fr"
@@ -46,15 +46,6 @@ QUIET_POLICY = FAST_POLICY.replace('"PT3S"', '"PT1H"')
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def run(coro):

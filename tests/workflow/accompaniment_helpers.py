@@ -27,8 +27,8 @@ async def sign_every_party(env, settings, platform, journey_id: str, version: in
     await complete(env.client, task, {"decision": "sign"}, platform.manager)
 
 
-async def to_accompaniment(env, settings, platform, policy: Policy) -> str:
-    journey_id = await to_signature(env, settings, platform, policy)
+async def to_accompaniment(env, settings, platform, policy: Policy, **intake_overrides) -> str:
+    journey_id = await to_signature(env, settings, platform, policy, **intake_overrides)
     await sign_every_party(env, settings, platform, journey_id, 1, ["person", "employer"])
     await until(lambda: journey_state(settings, journey_id) == "accompaniment", "accompaniment", attempts=200)
     return journey_id

@@ -48,9 +48,10 @@ async def until(predicate, what: str, attempts: int = 100):
     raise AssertionError(what)
 
 
-async def to_signature(env, settings, platform, policy: Policy) -> str:
+async def to_signature(env, settings, platform, policy: Policy, **intake_overrides) -> str:
+    """An employed person's journey, its convention drafted and sent: every party to sign."""
     journey_id, _ = await start(env.client, settings, platform,
-                                intake(situation="employed", employer=EMPLOYER), policy)
+                                intake(**{"situation": "employed", "employer": EMPLOYER, **intake_overrides}), policy)
     assign = await wait_for_task(settings, journey_id, "assign_counsellor", env)
     await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager, caseload=0, fte=1.0)
     evaluation = await wait_for_task(settings, journey_id, "shared_evaluation", env)

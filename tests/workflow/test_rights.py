@@ -24,12 +24,11 @@ from eaflow.workflows.accompaniment import start_of
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import RightsEvent
 from tests.conftest import with_policy
-from tests.workflow.accompaniment_helpers import env_today, journey_state, sign_every_party
+from tests.workflow.accompaniment_helpers import env_today, to_accompaniment
 from tests.workflow.helpers import (
-    complete, intake, open_tasks, running_worker, snapshot_of, start, today, update_across_continue_as_new,
+    complete, open_tasks, running_worker, snapshot_of, update_across_continue_as_new,
 )
-from tests.workflow.test_convention import DRAFT, EMPLOYER, mail_count, until
-from tests.workflow.test_journey_entry import wait_for_task
+from tests.workflow.test_convention import mail_count, until
 from tests.workflow.test_rhythm import sleep_to
 
 pytestmark = pytest.mark.xdist_group("time-skipping")
@@ -37,19 +36,7 @@ pytestmark = pytest.mark.xdist_group("time-skipping")
 
 async def accompanied(env, settings, platform, policy: Policy, rights: dict) -> str:
     """A journey brought to the accompaniment, with these rights at intake."""
-    journey_id, _ = await start(env.client, settings, platform,
-                                intake(situation="employed", employer=EMPLOYER, rights=rights), policy)
-    assign = await wait_for_task(settings, journey_id, "assign_counsellor", env)
-    await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager, caseload=0, fte=1.0)
-    evaluation = await wait_for_task(settings, journey_id, "shared_evaluation", env)
-    await complete(env.client, evaluation, {"evaluated_on": today(), "wishes": "w", "needs": "n", "resources": "r"},
-                   platform.counsellor)
-    draft = await wait_for_task(settings, journey_id, "draft_convention", env)
-    await complete(env.client, draft, DRAFT, platform.counsellor)
-    await wait_for_task(settings, journey_id, "sign_convention", env, attempts=200)
-    await until(lambda: mail_count(settings, journey_id, "convention_to_sign") == 2, "links to person and employer")
-    await sign_every_party(env, settings, platform, journey_id, 1, ["person", "employer"])
-    await until(lambda: journey_state(settings, journey_id) == "accompaniment", "accompaniment", attempts=200)
+    journey_id = await to_accompaniment(env, settings, platform, policy, rights=rights)
     await until(lambda: bool(actions(settings, journey_id, "rights_tracked")), "rights tracked")
     return journey_id
 
