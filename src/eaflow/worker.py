@@ -12,6 +12,7 @@ from eaflow.activities.digest import DigestActivities
 from eaflow.activities.registry import JourneyActivities
 from eaflow.activity_logging import ActivityLogging
 from eaflow.notifications.registry import check_templates
+from eaflow.nudges import relay_forever
 from eaflow.observability import REGISTRY, UP, configure_logging
 from eaflow.policy import load_policy
 from eaflow.schedules import ensure_weekly_digest_schedule
@@ -53,7 +54,11 @@ async def run_worker(settings: Settings) -> None:
             "weekly digest schedule not ensured", extra={"component": "worker", "kind": "weekly-digest"})
     logging.getLogger("eaflow.worker").info(
         "worker polling", extra={"component": "worker", "kind": settings.task_queue})
-    await worker.run()
+    relay = asyncio.create_task(relay_forever(client, settings.db_url))  # contacts' news not yet delivered
+    try:
+        await worker.run()
+    finally:
+        relay.cancel()
 
 
 if __name__ == "__main__":  # pragma: no cover

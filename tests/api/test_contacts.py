@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import func, select
 
 from eaflow.store import contacts as store
-from eaflow.store.accompaniment import Contact, IntensityMonth
+from eaflow.store.accompaniment import Contact, ContactNudge, IntensityMonth
 from eaflow.store.db import session_scope
 from eaflow.store.models import AuditEvent, Journey
 from eaflow.workflows.rules import month_start
@@ -115,6 +115,9 @@ async def test_r11_r13_r21_contacts_recorded_listed_edited_deleted_and_traced(ap
     assert len((await api.request("GET", f"{base}/contacts", C1)).json()["items"]) == 3
     [kept] = rows(settings, Contact, Contact.id == manager_sees.json()["id"])
     assert kept.deleted_by == platform.counsellor and kept.deleted_at is not None
+    # Each change (four contacts, an edit, a deletion; not the repeated key) was told to the journey.
+    [nudge] = rows(settings, ContactNudge, ContactNudge.journey_id == journey_id)
+    assert (nudge.version, nudge.delivered) == (6, 6)
 
     # R11 month by month, months without a contact included; R13 workplace time.
     intensity = await api.request("GET", f"{base}/intensity", C1, params={
@@ -210,17 +213,21 @@ async def test_r13_refusals_are_problems_and_write_nothing(api, settings, platfo
 
 
 async def test_r13_a_journey_that_cannot_be_told_still_gets_its_contact(api, settings, platform, caplog):
-    """The contact is committed before the workflow is told; a nudge that fails is only logged."""
+    """The contact is committed with its nudge before the workflow is told; a journey without a
+    running workflow has no one to tell: logged, and nothing left pending for the relay."""
     with session_scope(settings.db_url) as session:  # a journey whose workflow does not exist
         session.add(Journey(id="j-no-workflow", platform_id=platform.platform_id, state="accompaniment",
                             channel="cdaph", situation="seeking", prescribed_on=TODAY,
                             counsellor_id=platform.counsellor))
-    with caplog.at_level("WARNING", logger="eaflow.api.contacts"):
+    with caplog.at_level("WARNING", logger="eaflow.nudges"):
         created = await api.request("POST", "/api/v1/journeys/j-no-workflow/contacts", C1, json=contact())
     assert created.status_code == 201, created.text
     assert count(settings, Contact, Contact.journey_id == "j-no-workflow") == 1
-    [warning] = [r for r in caplog.records if r.name == "eaflow.api.contacts"]
-    assert warning.getMessage() == "contacts_changed not delivered to journey j-no-workflow"
+    [warning] = [r for r in caplog.records if r.name == "eaflow.nudges"]
+    assert warning.getMessage() == "contacts_changed not delivered to journey j-no-workflow: no running workflow"
+    with session_scope(settings.db_url) as session:
+        nudge = session.get(ContactNudge, "j-no-workflow")
+        assert (nudge.version, nudge.delivered) == (1, 1)
 
 
 # ------------------------------------------------------------------------- the store alone

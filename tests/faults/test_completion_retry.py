@@ -7,6 +7,7 @@ result, the workflow applied the update once, and the database holds one effect.
 """
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -89,6 +90,8 @@ def test_a_completion_repeated_after_a_client_timeout_has_one_effect(stack_facto
                 and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
                 == "complete_task"]
     assert len(accepted) == 1
-    assigned = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-                and e.activity_task_scheduled_event_attributes.activity_type.name == "assign_counsellor"]
+    assigned = [e for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+                and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+                and json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
+                == "assign_counsellor"]  # a database step: a local activity, recorded as a marker
     assert len(assigned) == 1

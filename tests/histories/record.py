@@ -16,6 +16,10 @@ older version of the code is the point of the replay test, so it is never overwr
   its avenant signed by the parties (R10), a relaunch ended by a reached attempt
   (R17), then an exit at the person's request approved by a manager (R15, R18): the run that ends
   in the continue-as-new of a closed journey.
+- accompaniment_to_exit_local_steps: the same journey in the shape of patches "local-database-steps"
+  (the database steps as local activities: markers instead of activity events), "run-at-most" (the
+  timer of the run's age) and "durable-contact-nudges" (the relaunch waits for nudges instead of
+  re-reading the contacts every month).
 """
 from __future__ import annotations
 
@@ -42,7 +46,8 @@ from tests.workflow.helpers import complete, intake, open_tasks, running_worker,
 
 HERE = Path(__file__).parent
 NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed",
-         "entry_cdaph_decision_mailed_beside_waiting_list", "accompaniment_to_exit")
+         "entry_cdaph_decision_mailed_beside_waiting_list", "accompaniment_to_exit", "accompaniment_to_exit_local_steps")
+ACCOMPANIMENT = ("accompaniment_to_exit", "accompaniment_to_exit_local_steps")  # one scenario, in successive shapes
 
 
 async def wait_task(settings, journey_id, kind):
@@ -134,7 +139,7 @@ async def convention(env, settings, platform, smtp) -> dict[str, str]:
     return {"convention_refused_redrafted_signed": journey_id}
 
 
-async def accompaniment(env, settings, platform) -> dict[str, str]:
+async def accompaniment(env, settings, platform, name: str) -> dict[str, str]:
     from eaflow.workflows.journey import JourneyWorkflow
     from eaflow.workflows.types import ExitProposal
     from tests.workflow.accompaniment_helpers import (
@@ -179,7 +184,7 @@ async def accompaniment(env, settings, platform) -> dict[str, str]:
     approval = await wait_task(settings, journey_id, "approve_exit")
     await complete(env.client, approval, {"decision": "approve", "consultation": "Entretien."}, platform.manager)
     await asyncio.wait_for(handle.result(), timeout=60)
-    return {"accompaniment_to_exit": (journey_id, first_run)}
+    return {name: (journey_id, first_run)}
 
 
 async def main(names: list[str]) -> None:
@@ -200,8 +205,8 @@ async def main(names: list[str]) -> None:
                     recorded |= await entry_cdaph(env, settings, platform)
                 if "convention_refused_redrafted_signed" in names:
                     recorded |= await convention(env, settings, platform, smtp)
-                if "accompaniment_to_exit" in names:
-                    recorded |= await accompaniment(env, settings, platform)
+                for name in set(ACCOMPANIMENT) & set(names):  # the current code's shape, under that name
+                    recorded |= await accompaniment(env, settings, platform, name)
                 await asyncio.sleep(0.5)
                 for name, wid in recorded.items():
                     if name not in names:

@@ -106,7 +106,7 @@ async def test_r7_validator_refuses_a_counsellor_at_capacity(time_skipping_env, 
         with pytest.raises(WorkflowUpdateFailedError) as raced:
             await complete(env.client, other, {"counsellor_id": platform.counsellor2}, platform.manager,
                            caseload=0, fte=0.05)  # stale facts: the activity still refuses
-        assert raced.value.cause.cause.details[0]["rule"] == "R7"
+        assert raced.value.cause.type == "RuleRefused" and raced.value.cause.details[0]["rule"] == "R7"
 
 
 async def test_same_completion_twice_returns_the_first_result(time_skipping_env, settings, platform):

@@ -15,10 +15,12 @@ from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 
 from eaflow.durations import Duration
+from eaflow.nudges import redeliver_pending
 from eaflow.policy import Policy, policy_as_toml
-from eaflow.store.accompaniment import Contact
+from eaflow.store.accompaniment import Contact, ContactNudge
 from eaflow.store.db import session_scope
 from eaflow.store.models import AuditEvent, Task
+from eaflow.store.nudges import want_nudge
 from eaflow.workflows.accompaniment import start_of
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import Reactivation
@@ -347,3 +349,33 @@ async def test_r17_a_veille_is_not_a_silence_and_an_attempt_that_reaches_the_per
             [contact] = session.exec(select(Contact).where(Contact.task_id == first.id)).all()
             assert (contact.channel, contact.place, contact.participants, contact.reached) == (
                 "in_person", "home", "person", True)
+
+
+async def test_r17_a_failed_attempt_whose_nudge_was_not_delivered_reaches_the_journey_through_the_relay(
+        time_skipping_env, policy_settings, platform):
+    """The journey no longer polls the contacts between its deadlines: a change the API committed but
+    could not tell the workflow (Temporal down, the API stopped in between) waits in the outbox until
+    the worker's relay delivers it, once."""
+    env, settings = time_skipping_env, policy_settings
+    async with running_worker(env.client, settings):
+        journey_id = await to_accompaniment(env, settings, platform, POLICY)
+        started = (await first_deadline(env, journey_id)).started_on
+        today = await env_today(env)
+        with session_scope(settings.db_url) as session:  # what the contacts API commits, in one transaction
+            session.add(Contact(id="ct-lost-nudge", journey_id=journey_id, occurred_on=today, duration_minutes=0,
+                                place="service", channel="phone", participants="person", reached=False))
+            version = want_nudge(session, journey_id)
+        assert (await relaunch_of(env, journey_id)).unreached == 0  # not told
+
+        # Within its grace the API's own delivery may still be under way: the relay leaves it.
+        assert await redeliver_pending(env.client, settings.db_url) == 0
+        assert await redeliver_pending(env.client, settings.db_url, grace=timedelta(0)) == 1
+        assert (await relaunch_of(env, journey_id)).unreached == 1
+        with session_scope(settings.db_url) as session:
+            nudge = session.get(ContactNudge, journey_id)
+            assert (nudge.version, nudge.delivered) == (version, version)
+        assert await redeliver_pending(env.client, settings.db_url, grace=timedelta(0)) == 0  # delivered once
+
+        # R17 then follows its course: the sequence starts at the threshold.
+        await sleep_to(env, start_of(THRESHOLD.from_date(max(started, today))))
+        await until(lambda: journey_state(settings, journey_id) == "relaunch", "relaunch started")

@@ -25,8 +25,9 @@ from tests.workflow.test_convention import mail_count, until
 pytestmark = pytest.mark.xdist_group("time-skipping")
 
 # Not the national defaults (P3M, P14D): the offsets must come from the policy.
+# Runs end by age (`run_at_most`) as well as by length: the year below crosses several continue-as-new.
 POLICY = Policy.model_validate({"accompaniment": {"interview_every": "P2M", "interview_lead": "P10D"},
-                                "workflow": {"history_event_limit": 150}})
+                                "workflow": {"history_event_limit": 150, "run_at_most": "P5M"}})
 EVERY, LEAD = Duration.parse("P2M"), Duration.parse("P10D")
 
 

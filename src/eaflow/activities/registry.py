@@ -181,11 +181,17 @@ class JourneyActivities:
             lambda session, journey: contacts.contact_facts(session, journey, attempts=True), journey_id))
 
     @activity.defn(name="record_contact_from_task")
-    async def record_contact_from_task(self, contact: ContactFromTask) -> None:
+    async def record_contact_from_task(self, contact: ContactFromTask) -> ContactFacts:
+        """Record a task's outcome as a contact; what the contacts say once it is recorded."""
         from eaflow.store import contacts
 
-        await self._in_transaction(contacts.record_contact_from_task, contact.journey_id, contact.task_id,
-                                   ContactFields.model_validate(contact.fields), contact.recorded_by)
+        def record_and_read(session, journey_id: str) -> dict:
+            contacts.record_contact_from_task(session, journey_id, contact.task_id,
+                                              ContactFields.model_validate(contact.fields), contact.recorded_by)
+            session.flush()
+            return contacts.contact_facts(session, journey_id, attempts=True)
+
+        return ContactFacts(**await self._in_transaction(record_and_read, contact.journey_id))
 
     # ---- exits (R15, R18) ----
 

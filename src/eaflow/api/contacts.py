@@ -1,16 +1,13 @@
 """Contacts of a journey (R13) and the intensity they make month by month (R11).
 
 Who: the journey's counsellor and the platform's managers (a journey they may not see is a 404).
-Each write is committed first, then the journey's workflow is told through its `contacts_changed`
-update, so that it moves its deadlines (R12, R17). Telling it is best effort: the workflow reads
-the contacts again from the database at its deadlines, so a nudge that fails is logged and the
-request still succeeds.
+Each write is committed with its nudge (eaflow/nudges.py), then the journey's workflow is told
+through its `contacts_changed` update, so that it moves its deadlines (R12, R17). A nudge that
+cannot be delivered now is logged and the request still succeeds: the worker's relay delivers it.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
 from datetime import date
 from typing import Annotated, Any, Callable, Optional
 
@@ -22,12 +19,13 @@ from pydantic import ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import tuple_
 from sqlmodel import Session, select
 
+from eaflow import nudges
 from eaflow.api.deps import SettingsDep, db_scope, require
 from eaflow.api.journeys import audit_read
 from eaflow.api.problems import Problem
 from eaflow.api.views import aware, names_of, visible_journey
-from eaflow.api.workflow_calls import call_workflow
 from eaflow.store import contacts as store
+from eaflow.store import nudges as nudge_store
 from eaflow.store.accompaniment import Contact
 from eaflow.store.models import User
 from eaflow.workflows import rules, transitions
@@ -37,8 +35,6 @@ router = APIRouter(prefix="/api/v1/journeys", tags=["contacts"])
 StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
 log = logging.getLogger(__name__)
 
-CONTACTS_CHANGED = "contacts_changed"  # the journey workflow's update (no argument, returns a dict)
-NUDGE_TIMEOUT_SECONDS = 10.0
 MAX_MONTHS = 120
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -60,10 +56,11 @@ async def create_contact(journey_id: str, body: ContactFields, request: Request,
     def write(session: Session) -> tuple[Contact, bool]:
         return store.add_contact(session, journey_id, body, user.id, contact_id)
 
-    view, created = await run_in_threadpool(_write, settings, user, journey_id, write)
-    if created:  # a repeated Idempotency-Key finds the contact already recorded
-        await tell_journey(request, journey_id)
-    return JSONResponse(view, status_code=201 if created else 200)
+    view, nudge = await run_in_threadpool(_write, settings, user, journey_id, write)
+    if nudge is not None:
+        await tell_journey(request, settings, journey_id, nudge)
+    # No news means a repeated Idempotency-Key found the contact already recorded (a closed journey is a 409).
+    return JSONResponse(view, status_code=201 if nudge is not None else 200)
 
 
 @router.get("/{journey_id}/contacts", summary="The journey's contacts, newest first")
@@ -98,9 +95,9 @@ async def edit_contact(journey_id: str, contact_id: str, body: ContactPatch,  # 
         contact, changes = store.edit_contact(session, journey_id, contact_id, fields, user.id)
         return contact, bool(changes)
 
-    view, changed = await run_in_threadpool(_write, settings, user, journey_id, write)
-    if changed:
-        await tell_journey(request, journey_id)
+    view, nudge = await run_in_threadpool(_write, settings, user, journey_id, write)
+    if nudge is not None:
+        await tell_journey(request, settings, journey_id, nudge)
     return JSONResponse(view)
 
 
@@ -109,9 +106,9 @@ async def delete_contact(journey_id: str, contact_id: str, request: Request, set
     def write(session: Session) -> tuple[Contact, bool]:
         return store.delete_contact(session, journey_id, contact_id, user.id), True
 
-    _, changed = await run_in_threadpool(_write, settings, user, journey_id, write)
-    if changed:
-        await tell_journey(request, journey_id)
+    _, nudge = await run_in_threadpool(_write, settings, user, journey_id, write)
+    if nudge is not None:
+        await tell_journey(request, settings, journey_id, nudge)
     return Response(status_code=204)
 
 
@@ -164,8 +161,9 @@ def month_view(month: rules.MonthIntensity) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ helpers
 def _write(settings, user: User, journey_id: str,
-           write: Callable[[Session], tuple[Contact, bool]]) -> tuple[dict[str, Any], bool]:
-    """Run a write on a journey visible to the user, in one transaction; any refusal writes nothing."""
+           write: Callable[[Session], tuple[Contact, bool]]) -> tuple[dict[str, Any], int | None]:
+    """Run a write on a journey visible to the user, in one transaction; any refusal writes nothing.
+    Returns the contact's view and, when the contacts changed, the nudge to deliver."""
     with db_scope(settings) as session:
         journey = visible_journey(session, user, journey_id)
         try:
@@ -175,10 +173,12 @@ def _write(settings, user: User, journey_id: str,
                                "ses contacts ne peuvent plus être enregistrés ni modifiés.") from closed
         except store.ContactNotFound as missing:
             raise Problem(404, "Ce contact n'existe pas sur ce parcours ou a été supprimé.") from missing
+        nudge = nudge_store.want_nudge(session, journey.id) if changed and journey.state not in store.CLOSED_STATES \
+            else None
         session.flush()
         names = names_of(session, {i for i in (contact.recorded_by, contact.updated_by) if i})
         view = jsonable_encoder(contact_view(contact, names))
-    return view, changed and journey.state not in store.CLOSED_STATES
+    return view, nudge
 
 
 def _merged(contact: Contact, patch: dict[str, Any]) -> ContactFields:
@@ -207,15 +207,11 @@ def _months_before(month: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-async def tell_journey(request: Request, journey_id: str) -> None:
-    """Tell the journey's workflow that its contacts changed (R12, R17); never fails the request."""
-    try:
-        client = await request.app.state.temporal.get()
-        if client is None:
-            raise RuntimeError("temporal unavailable")
-        handle = client.get_workflow_handle(journey_id)
-        update_id = f"contacts-changed-{uuid.uuid4().hex}"
-        await asyncio.wait_for(call_workflow(lambda: handle.execute_update(
-            CONTACTS_CHANGED, id=update_id, result_type=dict)), timeout=NUDGE_TIMEOUT_SECONDS)
-    except Exception:  # noqa: BLE001 - committed already; the workflow re-reads contacts at its deadlines
-        log.warning("contacts_changed not delivered to journey %s", journey_id)
+async def tell_journey(request: Request, settings, journey_id: str, version: int) -> None:
+    """Tell the journey's workflow that its contacts changed (R12, R17); never fails the request
+    (what is not delivered now, the worker's relay delivers later: eaflow/nudges.py)."""
+    client = await request.app.state.temporal.get()
+    if client is None:
+        log.warning("contacts_changed not delivered to journey %s: Temporal unavailable", journey_id)
+        return
+    await nudges.deliver(client, settings.db_url, journey_id, version)

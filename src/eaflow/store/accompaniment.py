@@ -1,5 +1,5 @@
-"""The accompaniment's records (§IV.A, §V.B.3–4): contacts (R13) and the intensity they make month
-by month (R11), and the employment episodes (R16).
+"""The accompaniment's records (§IV.A, §V.B.3–4): contacts (R13), the news of their changes to the
+journey, the intensity they make month by month (R11), and the employment episodes (R16).
 
 Supersede, don't erase: an edited contact keeps who edited it and when, a deleted one is marked
 deleted (the audit trail holds the before and after). Imported at the end of store/models.py so
@@ -53,6 +53,19 @@ class Contact(SQLModel, table=True):
     updated_at: Optional[datetime] = None
     deleted_by: Optional[str] = None
     deleted_at: Optional[datetime] = None
+
+
+class ContactNudge(SQLModel, table=True):
+    """That a journey's workflow must be told its contacts changed (R12, R17): an outbox row written in
+    the same transaction as the change, so that the news survives an API that dies or a Temporal
+    that is down before it is delivered (eaflow/nudges.py delivers it, and redelivers it later)."""
+
+    __tablename__ = "contact_nudge"
+
+    journey_id: str = Field(primary_key=True, foreign_key="journey.id")
+    version: int = 0  # bumped by each change of the journey's contacts
+    delivered: int = 0  # the last version the workflow accepted; pending while version > delivered
+    changed_at: datetime = Field(default_factory=utcnow)
 
 
 class IntensityMonth(SQLModel, table=True):

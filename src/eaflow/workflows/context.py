@@ -35,6 +35,9 @@ from eaflow.workflows.types import (
 # recognised (update ids deduplicate within one run only).
 KEEP_DONE_TASKS = 50
 _ZERO = timedelta(0)
+# The accompaniment's runs also end by age (policy `workflow.run_at_most`); journeys that began
+# their run before this shipped keep going until their history is long.
+RUN_AGE_PATCH = "run-at-most"
 
 
 class JourneyContext:
@@ -50,6 +53,8 @@ class JourneyContext:
         # The contacts as last read (R13), shared by the procedures that look at them at one moment.
         self._contacts: tuple[int, ContactFacts] | None = None
         self.contacts_version = 0  # bumped whenever the contacts may have changed
+        self.run_started = workflow.now()
+        self._run_ends_at: datetime | None = None  # set by `together` (RUN_AGE_PATCH)
 
     @property
     def journey_id(self) -> str:
@@ -179,8 +184,10 @@ class JourneyContext:
         self.contacts_version += 1
 
     async def record_contact(self, contact: ContactFromTask) -> None:
-        await steps.record_contact_from_task(contact)
+        facts = await steps.record_contact_from_task(contact)
         self.contacts_may_have_changed()
+        if facts is not None:  # read in the same transaction: the procedures told next share it
+            self._contacts = (self.contacts_version, facts)
 
     # ------------------------------------------------------------------ trace and mail
 
@@ -208,7 +215,8 @@ class JourneyContext:
         info = workflow.info()
         return (self.resume_requested or self.s.state in (JourneyState.exited, JourneyState.transferred)
                 or info.get_current_history_length() >= self.policy.workflow.history_event_limit
-                or info.is_continue_as_new_suggested())
+                or info.is_continue_as_new_suggested()
+                or (self._run_ends_at is not None and workflow.now() >= self._run_ends_at))
 
     async def on_deadlines(self, changes: Callable[[], int], next_wake: Callable[[], datetime | None],
                            reached: Callable[[], Awaitable[None]], *, follow_state: bool = False,
@@ -240,9 +248,22 @@ class JourneyContext:
             finally:
                 self._loops -= 1
 
+        if workflow.patched(RUN_AGE_PATCH):
+            self._run_ends_at = Duration.parse(self.policy.workflow.run_at_most).after(self.run_started)
+            loops += (self._end_run_by_age(),)
         self._loops += len(loops) - 1
         await asyncio.gather(*(counted(loop) for loop in loops))
         self._loops += 1
+
+    async def _end_run_by_age(self) -> None:
+        """One timer for the run's age: once it fires, every loop sees `history_is_long` and parks."""
+        while True:
+            try:
+                await workflow.wait_condition(self.history_is_long,
+                                              timeout=max(self._run_ends_at - workflow.now(), _ZERO))
+            except asyncio.TimeoutError:
+                pass
+            await self.continue_as_new_if_due()
 
     async def continue_as_new_if_due(self) -> None:
         """Continue as new once the history is long, when every loop has reached this point: a loop

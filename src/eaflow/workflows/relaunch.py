@@ -24,9 +24,8 @@ examined, a fragility identified or not, the person or representative consulted,
 history read. It concludes to keep the link (back to the accompaniment; a sequence may start again
 later) or to propose the exit for disengagement, which the exit procedure takes to a manager (R18).
 
-Contacts live in the database: the journey re-reads them at each of its deadlines, when told they
-changed (`contacts_changed`), and at least every `not_reached_after`, so that a lost nudge delays
-nothing for long.
+Contacts live in the database: the journey re-reads them at each of its deadlines and when told they
+changed (`contacts_changed`, delivered at least once by eaflow/nudges.py).
 """
 from __future__ import annotations
 
@@ -54,6 +53,9 @@ from eaflow.workflows.types import (
     TaskView,
 )
 
+# Since the contacts' nudges are delivered at least once (eaflow/nudges.py), the loop no longer
+# re-reads the contacts every `not_reached_after` in case one was lost: it waits for the nudges.
+DURABLE_NUDGES_PATCH = "durable-contact-nudges"
 LAST_ATTEMPT_DUE = "P1M"  # the last attempt's task is due this long after it opens (the others: at the next)
 ANALYSIS_DUE = "P1M"
 ATTEMPT_RESULTS = {"person": "not_reached", "both": "not_reached", "employer": "employer_only",
@@ -109,11 +111,16 @@ class RelaunchProcedure:
 
     def next_wake(self) -> datetime | None:
         rl, state = self.rl, self.ctx.s.state
-        reread = Duration.parse(self.policy.not_reached_after).after(rl.read_at) if rl.read_at else None
+        durable = workflow.patched(DURABLE_NUDGES_PATCH)
+        reread = None  # runs from before nudges were durable re-read the contacts now and then
+        if rl.read_at and not durable:
+            reread = Duration.parse(self.policy.not_reached_after).after(rl.read_at)
         if state is JourneyState.accompaniment:
             trigger = self.trigger_at()
             if trigger is None or rl.unreached:
                 return trigger
+            if durable:
+                return None  # no attempt failed: only a nudge can change that
             return trigger if reread is None else max(trigger, reread)  # no attempt known: look again later
         if state is JourneyState.relaunch and rl.started_at is not None:
             wakes = [w for w in (reread, self.analysis_at()) if w is not None]
