@@ -73,6 +73,7 @@ class StoreCollector:
         self.db_url, self.busy_timeout = db_url, busy_timeout
 
     def collect(self):
+        from eaflow.store.accompaniment import ContactNudge
         from eaflow.store.db import session_scope
         from eaflow.store.models import MailOutbox, Task
 
@@ -80,6 +81,8 @@ class StoreCollector:
         overdue = GaugeMetricFamily("eaflow_overdue_tasks", "Open tasks past their due date", labels=["kind"])
         mails = GaugeMetricFamily("eaflow_mails", "Mails in the outbox by status", labels=["status"])
         failed = GaugeMetricFamily("eaflow_mail_failed_attempts", "SMTP attempts that did not deliver")
+        nudges = GaugeMetricFamily("eaflow_contact_nudges_pending",
+                                   "Journeys not yet told that their contacts changed (the relay delivers them)")
         now = datetime.now(timezone.utc)
         try:
             with session_scope(self.db_url, self.busy_timeout) as session:
@@ -96,9 +99,11 @@ class StoreCollector:
                     mails.add_metric([status], count)
                     attempts += int(tries or 0) - (count if status == "sent" else 0)
                 failed.add_metric([], attempts)
+                nudges.add_metric([], session.exec(select(func.count()).select_from(ContactNudge).where(
+                    ContactNudge.version > ContactNudge.delivered)).one())
         except Exception:  # noqa: BLE001 - a scrape never fails because the database is down
             return
-        yield from (open_tasks, overdue, mails, failed)
+        yield from (open_tasks, overdue, mails, failed, nudges)
 
 
 def metrics_payload() -> bytes:

@@ -37,6 +37,7 @@ async def test_metrics_and_request_logs(api, caplog):
         await asyncio.sleep(0.1)
     assert 'eaflow_open_tasks{kind="assign_counsellor"} 1.0' in scraped
     assert 'eaflow_mails{status="sent"}' in scraped
+    assert "eaflow_contact_nudges_pending 0.0" in scraped
     assert "eaflow_http_requests_total" in scraped
     worker_side = metrics_payload().decode()  # the worker runs in this process in the tests
     assert 'eaflow_activity_completions_total{activity="open_task"}' in worker_side
