@@ -24,7 +24,10 @@ the `complete_task` update as the API sends it), which moves the deadline 3 mont
 a quarter, 40 in ten years (a cycle counts when its task opens within the ten years: the 40th
 deadline falls on the day the ten years end, and is held that morning). With `--held-on plan`, the task is completed
 at once, the interview held the day it opens: one every 3 months less 14 days, 47 in ten years. Each
-time the script checks that the new deadline is `interview_every` after the day held. With
+plan task must be due by the end of the deadline the script expects (`interview_every` after the day
+of the previous interview), and the journey must show the last one at the end. The driver keeps the
+server's time itself (env.sleep skips exactly what it is asked) instead of asking the server at each
+step, whose round trips would count as the journey's wall time. With
 `--monthly-contacts`, one ordinary contact a month (reached, not an interview) is also written as
 the contacts API writes it (`store.contacts.add_contact`), followed by the `contacts_changed` update
 (in date order with the interview steps). Nothing else is sent: no veille, no avenant, no exit; the
@@ -47,7 +50,7 @@ a group's sum would count this process too), of the SMTP sink, and of the rest o
 busy time in /proc/stat less those), the driver steps that spanned a continue-as-new, and a floor
 measured on the same server after the ten years: as many no-op activities as the journey ran, in a
 row, in a bare workflow (`--no-baseline` skips it). `--profile` adds cProfile on the event loop's
-thread. It also reports what it saw that it did not expect: other open tasks at an interview, a
+thread. It also reports what it saw that it did not expect: other tasks opened in the ten years, a
 deadline that did not move as R12 says or an interview not held on the day meant, the tasks and
 mails of the journey at the end. Targets: < 300 events per
 simulated year, < 2 s wall for the ten years (the setup and the floor excluded).
@@ -55,8 +58,8 @@ simulated year, < 2 s wall for the ten years (the setup and the floor excluded).
 Pitfall (bench/README.md §3): the time-skipping server gives a workflow started without an execution
 timeout one of 3,650 days, per run. Ten calendar years are 3,652 or 3,653 days, so a journey that
 stayed in one run for the whole ten years would time out just before the end; the script says so if
-that happens (raise `--history-limit` with care). With the national limit a run holds about five
-years.
+that happens (raise `--history-limit` with care). The national policy ends a run after a year at
+most (`workflow.run_at_most`), so the default run never meets it.
 """
 from __future__ import annotations
 
