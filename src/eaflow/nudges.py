@@ -61,16 +61,17 @@ async def redeliver_pending(client: Client, db_url: str, *, grace: timedelta = G
     return delivered
 
 
-async def relay_forever(client: Client, db_url: str) -> None:
-    """The worker's relay: redeliver what is pending, every RELAY_EVERY, until cancelled."""
+async def relay_forever(client: Client, db_url: str, *, every: timedelta = RELAY_EVERY,
+                        grace: timedelta = GRACE) -> None:
+    """The worker's relay: redeliver what is pending, every `every`, until cancelled."""
     while True:
         try:
-            count = await redeliver_pending(client, db_url)
+            count = await redeliver_pending(client, db_url, grace=grace)
             if count:
                 log.info("contact nudges redelivered: %d", count)
         except Exception:  # noqa: BLE001 - the database may be down for a while: try again later
             log.exception("contact nudges not redelivered")
-        await asyncio.sleep(RELAY_EVERY.total_seconds())
+        await asyncio.sleep(every.total_seconds())
 
 
 async def _running(client: Client, journey_id: str) -> bool:

@@ -15,7 +15,7 @@ from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
 
 from eaflow.durations import Duration
-from eaflow.nudges import redeliver_pending
+from eaflow.nudges import redeliver_pending, relay_forever
 from eaflow.policy import Policy, policy_as_toml
 from eaflow.store.accompaniment import Contact, ContactNudge
 from eaflow.store.db import session_scope
@@ -62,6 +62,11 @@ def add_failed_attempt(settings, journey_id: str, on, channel: str = "phone", **
     values = {"reached": False, "interview": False, "channel": channel, "place": "service", "participants": "person",
               "duration_minutes": 0, **overrides}
     add_contact_row(settings, journey_id, on, **values)
+
+
+def delivered(settings, journey_id: str) -> int:
+    with session_scope(settings.db_url) as session:
+        return session.get(ContactNudge, journey_id).delivered
 
 
 def add_link(settings, journey_id: str, on) -> None:
@@ -375,6 +380,19 @@ async def test_r17_a_failed_attempt_whose_nudge_was_not_delivered_reaches_the_jo
             nudge = session.get(ContactNudge, journey_id)
             assert (nudge.version, nudge.delivered) == (version, version)
         assert await redeliver_pending(env.client, settings.db_url, grace=timedelta(0)) == 0  # delivered once
+
+        # The worker's relay loop does the same in the background: an attempt reached, not told.
+        with session_scope(settings.db_url) as session:
+            session.add(Contact(id="ct-lost-nudge-2", journey_id=journey_id, occurred_on=today, duration_minutes=0,
+                                place="service", channel="letter", participants="person", reached=False))
+            version = want_nudge(session, journey_id)
+        relay = asyncio.create_task(relay_forever(env.client, settings.db_url, every=timedelta(milliseconds=50),
+                                                  grace=timedelta(0)))
+        try:
+            await until(lambda: delivered(settings, journey_id) == version, "the relay's delivery")
+        finally:
+            relay.cancel()
+        assert (await relaunch_of(env, journey_id)).unreached == 2
 
         # R17 then follows its course: the sequence starts at the threshold.
         await sleep_to(env, start_of(THRESHOLD.from_date(max(started, today))))
