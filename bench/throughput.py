@@ -484,6 +484,15 @@ async def run_journeys(n: int, concurrency: int, poll: float, log_dir, database_
 
 
 # ------------------------------------------------------------------------------ main
+
+def print_cpu_and_failures(phase: dict) -> None:
+    for line in phase["cpu"]:
+        print("  " + line)
+    if phase["failures"]:
+        print(f"  failures: {phase['failures']}")
+        for error in phase.get("errors", []):
+            print(f"    {error}")
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="journeys, and baseline workflows (default 1000)")
@@ -516,20 +525,12 @@ def main(argv: list[str] | None = None) -> int:
             print("  " + latency_line(step, values))
         print(f"  one journey's workflow ({journeys['sample']}, the first measured journey to finish, "
               f"once idle): {journeys['history']}")
-        for line in journeys["cpu"]:
-            print("  " + line)
-        if journeys["failures"]:
-            print(f"  failures: {journeys['failures']}")
-            for error in journeys["errors"]:
-                print(f"    {error}")
+        print_cpu_and_failures(journeys)
         baseline = asyncio.run(run_baseline(args.n, args.concurrency, work))
         print(f"baseline: {baseline['done']}/{baseline['n']} workflows started and updated in "
               f"{baseline['seconds']:.1f} s = {baseline['per_second']:.2f} workflows/s")
         print(f"  one baseline workflow: {baseline['history']}")
-        for line in baseline["cpu"]:
-            print("  " + line)
-        if baseline["failures"]:
-            print(f"  failures: {baseline['failures']}")
+        print_cpu_and_failures(baseline)
         counts, shape = journeys["counts"], journeys["shape"]
         updates = ", ".join(f"{count} {name}" for name, count in counts["update names"].items())
         print(f"same-shape baseline: the journey's Temporal work, from {journeys['sample']}'s history: "
@@ -542,12 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"same shape: {same['done']}/{same['n']} workflows driven through their updates in "
               f"{same['seconds']:.1f} s = {same['per_second']:.2f} workflows/s")
         print(f"  one same-shape workflow: {same['history']}")
-        for line in same["cpu"]:
-            print("  " + line)
-        if same["failures"]:
-            print(f"  failures: {same['failures']}")
-            for error in same["errors"]:
-                print(f"    {error}")
+        print_cpu_and_failures(same)
     ratio = journeys["per_second"] / baseline["per_second"]
     verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"\nratio journeys/baseline: {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")

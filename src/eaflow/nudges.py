@@ -48,7 +48,12 @@ async def deliver(client: Client, db_url: str, journey_id: str, version: int) ->
     except Exception:  # noqa: BLE001 - Temporal unreachable, timeout: the relay delivers it later
         log.warning("contacts_changed not delivered to journey %s", journey_id, extra={"journey_id": journey_id})
         return False
-    await asyncio.to_thread(_mark_delivered, db_url, journey_id, version)
+    try:
+        await asyncio.to_thread(_mark_delivered, db_url, journey_id, version)
+    except Exception:  # noqa: BLE001 - the database went away meanwhile: redelivered later, applied once
+        log.warning("contacts_changed delivered to journey %s but not marked", journey_id,
+                    extra={"journey_id": journey_id})
+        return False
     return True
 
 

@@ -214,4 +214,4 @@ async def tell_journey(request: Request, settings, journey_id: str, version: int
     if client is None:
         log.warning("contacts_changed not delivered to journey %s: Temporal unavailable", journey_id)
         return
-    await nudges.deliver(client, settings.db_url, journey_id, version)
+    await nudges.deliver(client, settings.db_url, journey_id, version)  # logs what it could not do
