@@ -22,8 +22,8 @@ from eaflow.workflows.digest import WeeklyDigest
 from eaflow.workflows.journey import JourneyWorkflow
 
 WORKFLOWS = [JourneyWorkflow, WeeklyDigest]
-# A cached sandboxed journey costs about 230 KB here (bench/memory.py): 2,000 keep the active ones
-# warm in ~450 MiB; the worker levelled off at ~545 MiB RSS with 10,000 open journeys.
+# A cached sandboxed journey costs about 260 KB here (bench/memory.py): 2,000 keep the active ones
+# warm in ~510 MiB; the worker levelled off at ~615 MiB RSS with 10,000 open journeys.
 MAX_CACHED_WORKFLOWS = 2000
 
 
