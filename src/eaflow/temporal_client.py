@@ -1,13 +1,23 @@
-"""One way to reach Temporal, with the pydantic data converter on both sides."""
+"""One way to reach Temporal: the pydantic data converter, and every payload encrypted
+(eaflow/payload_codec.py) with the key the API and the workers share."""
 from __future__ import annotations
+
+import dataclasses
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from eaflow.payload_codec import EncryptionCodec, derive_key
 from eaflow.settings import Settings
+from eaflow.signing import secret_key
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(derive_key(secret_key(settings))))
 
 
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
     )

@@ -26,11 +26,11 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from eaflow.settings import Settings
 from eaflow.store.db import engine_for
 from eaflow.store.migrate import upgrade
+from eaflow.temporal_client import connect
 from tests.conftest import PASSWORD, SECONDS_POLICY, Platform, binary, free_ports
 from tests.smtp_fixture import SmtpServer, _FreePortController
 from tests.waiting import wait_until  # noqa: F401  (used here and by the tests that import it from here)
@@ -242,9 +242,6 @@ class TemporalServer:
         """SIGTERM, as a service manager would."""
         return self.child.stop(grace=30) if self.child else None
 
-    async def client(self) -> Client:
-        return await Client.connect(self.address, data_converter=pydantic_data_converter)
-
 
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EAFLOW_")}
@@ -389,11 +386,15 @@ class Stack:
         return "\n".join(parts)
 
     # -- Temporal ----------------------------------------------------------------------------
+    async def temporal_client(self) -> Client:
+        """A client as the eaflow processes have it: it reads their (encrypted) payloads."""
+        return await connect(self.settings())
+
     def histories(self, workflow_ids: list[str]) -> dict[str, list]:
-        """The events of each journey's current run, read from the server."""
+        """The events of each journey's current run, read from the server (payloads as stored)."""
 
         async def fetch() -> dict[str, list]:
-            client = await self.temporal.client()
+            client = await self.temporal_client()
             found = {}
             for workflow_id in workflow_ids:
                 history = await client.get_workflow_handle(workflow_id).fetch_history()

@@ -177,7 +177,7 @@ def test_an_unavailable_database_is_503_then_everything_completes(outage, stack_
 
         # The reminders falling due meanwhile fail on the database and are retried by Temporal.
         async def failing_mail_attempts() -> list[tuple[int, str]]:
-            client = await stack.temporal.client()
+            client = await stack.temporal_client()
             found = []
             for journey_id in journeys:
                 description = await client.get_workflow_handle(journey_id).describe()

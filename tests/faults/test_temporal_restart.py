@@ -77,7 +77,7 @@ def test_timers_fire_and_tasks_survive_a_restart_of_the_temporal_server(stack_fa
     assert open_tasks_in_db(stack.db_url, journeys) == before
 
     async def snapshots():
-        client = await temporal.client()
+        client = await stack.temporal_client()
         return {j: await client.get_workflow_handle(j).query(JourneyWorkflow.snapshot) for j in journeys}
 
     for journey_id, snapshot in run(snapshots()).items():
