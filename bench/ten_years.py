@@ -298,7 +298,6 @@ async def start_smtp_sink(procs, timeout: float = 30.0):
 # ------------------------------------------------------------------------------ the journey
 async def simulate(args, work) -> dict:
     from sqlmodel import select
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from bench.harness import PASSWORD, Processes, Timer, binary, self_cpu_seconds
@@ -310,6 +309,7 @@ async def simulate(args, work) -> dict:
     from eaflow.store import contacts as contact_store
     from eaflow.store.db import session_scope
     from eaflow.store.models import Journey, MailOutbox, Task
+    from eaflow.temporal_client import data_converter
     from eaflow.worker import build_worker
     from eaflow.workflows.accompaniment import start_of
     from eaflow.workflows.journey import JourneyWorkflow
@@ -389,7 +389,8 @@ async def simulate(args, work) -> dict:
 
         children_before = set(child_pids())  # the SMTP sink
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter)
+            # The data converter of the product's processes: pydantic, every payload encrypted.
+            test_server_existing_path=binary("temporal-test-server"), data_converter=data_converter(settings))
         # The SDK starts the test server as a child of this process, in this process's own group: its pid
         # is the new child (never the group, which would count this process too).
         servers = sorted(set(child_pids()) - children_before - {sink.pid})
