@@ -6,7 +6,8 @@ login. The codec encrypts each payload with AES-256-GCM before it leaves the pro
 on the way back, so that only the processes holding the key (the API, the workers, the `eaflow`
 commands) read them. The key is derived from EAFLOW_SECRET_KEY (or DATA_DIR/secret_key on the
 embedded stack), the secret the API and every worker already share; the key id travels with each
-payload, so that a payload encrypted with another key is refused by name rather than misread.
+payload, so that a payload encrypted with another key is refused by name rather than misread, and
+the keys EAFLOW_SECRET_KEY replaced (EAFLOW_PREVIOUS_SECRET_KEYS) still read what they wrote.
 
 Payloads written before the codec existed (or by a client without it) are plain: they pass through
 as they are, so journeys started before it keep running.
@@ -37,10 +38,17 @@ class PayloadKeyError(ValueError):
     """A payload encrypted with a key this process does not hold."""
 
 
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, key: bytes) -> None:
+    """Encrypts with `key`; decrypts what `key` or one of `previous` (keys it replaced) encrypted."""
+
+    def __init__(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
         self._aead = AESGCM(key)
-        self.key_id = hashlib.sha256(key).hexdigest()[:16]
+        self.key_id = key_id(key)
+        self._readers = {key_id(k): AESGCM(k) for k in previous} | {self.key_id: self._aead}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._encrypt(p) for p in payloads]
@@ -54,9 +62,11 @@ class EncryptionCodec(PayloadCodec):
         return Payload(metadata={"encoding": ENCODING, KEY_ID: self.key_id.encode()}, data=nonce + sealed)
 
     def _decrypt(self, payload: Payload) -> Payload:
-        key_id = payload.metadata.get(KEY_ID, b"").decode()
-        if key_id != self.key_id:
-            raise PayloadKeyError(f"payload encrypted with key {key_id or '?'}, this process holds {self.key_id}: "
-                                  "the API and every worker must share EAFLOW_SECRET_KEY")
+        written_with = payload.metadata.get(KEY_ID, b"").decode()
+        reader = self._readers.get(written_with)
+        if reader is None:
+            raise PayloadKeyError(f"payload encrypted with key {written_with or '?'}, unknown to this process (its "
+                                  f"key: {self.key_id}): the API and every worker must share EAFLOW_SECRET_KEY, and "
+                                  "list the keys it replaced in EAFLOW_PREVIOUS_SECRET_KEYS")
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-        return Payload.FromString(self._aead.decrypt(nonce, sealed, key_id.encode()))
+        return Payload.FromString(reader.decrypt(nonce, sealed, written_with.encode()))

@@ -36,6 +36,9 @@ class Settings:
     # HMAC key of the personal signing links (eaflow/signing.py); empty: a key generated once in
     # DATA_DIR/secret_key (the embedded stack). Production sets it, the same for the API and workers.
     secret_key: str = ""
+    # Keys replaced by secret_key, still accepted for reading: links already sent, payloads Temporal
+    # already holds (eaflow/payload_codec.py). Rotation: README, "What Temporal stores is encrypted".
+    previous_secret_keys: tuple[str, ...] = ()
 
     @property
     def sqlite_default_url(self) -> str:
@@ -75,6 +78,7 @@ ENV_VARS: tuple[str, ...] = (
     "EAFLOW_DB_BUSY_TIMEOUT",
     "EAFLOW_WORKER_METRICS_PORT",
     "EAFLOW_SECRET_KEY",
+    "EAFLOW_PREVIOUS_SECRET_KEYS",
 )
 
 
@@ -103,4 +107,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         worker_metrics_port=int(env.get("EAFLOW_WORKER_METRICS_PORT", "0")),
         dev_mail_dir=Path(dev_mail) if dev_mail else None,
         secret_key=env.get("EAFLOW_SECRET_KEY", ""),
+        previous_secret_keys=tuple(k.strip() for k in env.get("EAFLOW_PREVIOUS_SECRET_KEYS", "").split(",") if k.strip()),
     )

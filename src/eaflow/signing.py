@@ -14,6 +14,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 from eaflow.settings import Settings
 
@@ -51,6 +52,11 @@ def secret_key(settings: Settings) -> bytes:
     raise RuntimeError(f"{path} is empty: delete it or set EAFLOW_SECRET_KEY")
 
 
+def reading_keys(settings: Settings) -> list[bytes]:
+    """The keys a link may be signed with: the current one, then those it replaced."""
+    return [secret_key(settings), *(key.encode() for key in settings.previous_secret_keys)]
+
+
 def token_id_for(key: str) -> str:
     """The token id of a link, derived from its mail key: a retried activity mints the same link."""
     return "st-" + hashlib.sha256(key.encode()).hexdigest()[:24]
@@ -66,13 +72,15 @@ def make_token(secret: bytes, convention_id: str, token_id: str, expires_at: dat
     return f"{token_id}.{expires}.{_mac(secret, convention_id, token_id, expires)}"
 
 
-def read_token(secret: bytes, convention_id: str, token: str, now: datetime | None = None) -> str:
-    """The token id of a valid, unexpired token for this convention; TokenError otherwise."""
+def read_token(secrets: bytes | Sequence[bytes], convention_id: str, token: str, now: datetime | None = None) -> str:
+    """The token id of a valid, unexpired token for this convention, signed with one of `secrets`
+    (`reading_keys`); TokenError otherwise."""
     parts = token.split(".")
     if len(parts) != 3 or not parts[1].isdigit() or len(token) > 200:
         raise TokenError("malformed")
     token_id, expires, mac = parts[0], int(parts[1]), parts[2]
-    if not hmac.compare_digest(mac, _mac(secret, convention_id, token_id, expires)):
+    keys = [secrets] if isinstance(secrets, bytes) else secrets
+    if not any(hmac.compare_digest(mac, _mac(key, convention_id, token_id, expires)) for key in keys):
         raise TokenError("tampered")
     if (now or datetime.now(timezone.utc)).timestamp() >= expires:
         raise TokenError("expired")

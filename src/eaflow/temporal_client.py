@@ -10,11 +10,12 @@ from temporalio.converter import DataConverter
 
 from eaflow.payload_codec import EncryptionCodec, derive_key
 from eaflow.settings import Settings
-from eaflow.signing import secret_key
+from eaflow.signing import reading_keys
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(derive_key(secret_key(settings))))
+    current, *previous = (derive_key(key) for key in reading_keys(settings))
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(current, previous))
 
 
 async def connect(settings: Settings) -> Client:

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from eaflow.documents import render as documents
 from eaflow.policy import NATIONAL_DEFAULTS, policy_as_toml
 from eaflow.settings import Settings
-from eaflow.signing import TokenError, make_token, read_token, secret_key, token_id_for
+from eaflow.signing import TokenError, make_token, read_token, reading_keys, secret_key, token_id_for
 from eaflow.workflows.task_kinds import outcome_errors
 
 SECRET = b"secret-de-test"
@@ -45,6 +45,16 @@ def test_the_secret_key_comes_from_the_settings_or_is_made_once_in_the_data_dir(
     first = secret_key(Settings(data_dir=tmp_path))
     assert len(first) >= 32 and secret_key(Settings(data_dir=tmp_path)) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_r10_a_link_sent_before_a_key_rotation_still_opens():
+    """EAFLOW_SECRET_KEY replaced: the links already sent verify with the key listed as previous."""
+    token = make_token(b"ancienne", "j-1-cv", "st-1", NOW + timedelta(days=30))
+    rotated = Settings(secret_key="nouvelle", previous_secret_keys=("ancienne",))
+    assert reading_keys(rotated) == [b"nouvelle", b"ancienne"]
+    assert read_token(reading_keys(rotated), "j-1-cv", token, NOW) == "st-1"
+    with pytest.raises(TokenError, match="tampered"):
+        read_token(reading_keys(Settings(secret_key="nouvelle")), "j-1-cv", token, NOW)
 
 
 def _context(**overrides):

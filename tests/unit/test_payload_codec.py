@@ -52,3 +52,16 @@ async def test_payloads_written_before_the_codec_still_read(tmp_path):
     [plain] = await pydantic_data_converter.encode([completion()])
     converter = data_converter(Settings(data_dir=tmp_path))
     assert (await converter.decode([plain], [TaskCompletion]))[0] == completion()
+
+
+async def test_r22_a_rotated_key_still_reads_what_the_previous_one_wrote(tmp_path):
+    """Rotation: the new EAFLOW_SECRET_KEY encrypts, the keys it replaced still decrypt."""
+    before = data_converter(Settings(data_dir=tmp_path, secret_key="ancienne clé"))
+    after = data_converter(Settings(data_dir=tmp_path, secret_key="nouvelle clé",
+                                    previous_secret_keys=("ancienne clé",)))
+    [old] = await before.encode([completion()])
+    [new] = await after.encode([completion()])
+    assert old.metadata["encryption-key-id"] != new.metadata["encryption-key-id"]
+    assert (await after.decode([old], [TaskCompletion]))[0] == completion()
+    with pytest.raises(PayloadKeyError, match="EAFLOW_PREVIOUS_SECRET_KEYS"):
+        await data_converter(Settings(data_dir=tmp_path, secret_key="nouvelle clé")).decode([old], [TaskCompletion])

@@ -31,7 +31,7 @@ from eaflow.api.problems import Problem
 from eaflow.api.workflow_calls import call_workflow
 from eaflow.documents.render import page, render
 from eaflow.settings import Settings
-from eaflow.signing import TokenError, read_token, secret_key
+from eaflow.signing import TokenError, read_token, reading_keys
 from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
 from eaflow.store.models import Journey, Platform
 from eaflow.workflows.journey import JourneyWorkflow
@@ -92,17 +92,17 @@ def refusal_page(reason: str) -> HTMLResponse:
     return message_page(heading, message, status=status, hint=hint, error=True)
 
 
-def check_link(session: Session, secret: bytes, convention_id: str, token: str) -> Link:
+def check_link(session: Session, keys: list[bytes], convention_id: str, token: str) -> Link:
     """The link's row, party and version, or LinkRefused with the reason (see the module docstring)."""
     now = datetime.now(timezone.utc)
     try:
-        token_id = read_token(secret, convention_id, token, now)
+        token_id = read_token(keys, convention_id, token, now)
     except TokenError as error:
         if error.reason == "tampered":
             row = session.get(SigningToken, token.split(".", 1)[0])
             if row is not None and row.convention_id != convention_id:
                 try:  # a genuine link of another convention, put under this one's address
-                    read_token(secret, row.convention_id, token, now)
+                    read_token(keys, row.convention_id, token, now)
                     raise LinkRefused("foreign") from error
                 except TokenError:
                     pass
@@ -137,10 +137,10 @@ def _platform_name(session: Session, convention: Convention) -> str:
 @router.get("/signature/{convention_id}/{token}", response_class=HTMLResponse,
             summary="Public page: read the convention and sign or refuse it (personal link)")
 def signing_page(convention_id: str, token: str, request: Request, settings: SettingsDep):
-    secret = secret_key(settings)
+    keys = reading_keys(settings)
     with db_scope(settings) as session:
         try:
-            link = check_link(session, secret, convention_id, token)
+            link = check_link(session, keys, convention_id, token)
         except LinkRefused as refused:
             return refusal_page(refused.reason)
         body = render("signing_form.html.j2", platform_name=_platform_name(session, link.convention),
@@ -153,10 +153,10 @@ def signing_page(convention_id: str, token: str, request: Request, settings: Set
 
 @router.get("/signature/{convention_id}/{token}/convention.pdf", summary="Public: the convention to sign, as a PDF")
 def signing_pdf(convention_id: str, token: str, settings: SettingsDep):
-    secret = secret_key(settings)
+    keys = reading_keys(settings)
     with db_scope(settings) as session:
         try:
-            link = check_link(session, secret, convention_id, token)
+            link = check_link(session, keys, convention_id, token)
         except LinkRefused as refused:
             return refusal_page(refused.reason)
         return Response(link.version.pdf, media_type="application/pdf", headers={
@@ -169,7 +169,7 @@ def signing_pdf(convention_id: str, token: str, settings: SettingsDep):
 async def sign(convention_id: str, token: str, request: Request, settings: SettingsDep, client: TemporalDep,
                decision: Annotated[str, Form()] = "", signer_name: Annotated[str, Form(max_length=200)] = "",
                reason: Annotated[str, Form(max_length=2000)] = "", agree: Annotated[str, Form()] = ""):
-    secret = secret_key(settings)
+    keys = reading_keys(settings)
     decision = {"sign": "signed", "refuse": "refused"}.get(decision.strip())
     signer_name, reason = signer_name.strip(), reason.strip()
     problem = None
@@ -185,7 +185,7 @@ async def sign(convention_id: str, token: str, request: Request, settings: Setti
     def consume() -> tuple[HTMLResponse | None, SignatureIn | None, str, str]:
         with db_scope(settings) as session:
             try:
-                link = check_link(session, secret, convention_id, token)
+                link = check_link(session, keys, convention_id, token)
             except LinkRefused as refused:
                 return refusal_page(refused.reason), None, "", ""
             if problem:
