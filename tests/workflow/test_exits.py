@@ -152,3 +152,31 @@ async def test_r15_a_move_to_a_departement_with_a_platform_is_a_transfer(time_sk
             assert session.exec(select(AuditEvent).where(AuditEvent.journey_id == new_id,
                                                          AuditEvent.action == "journey_transferred_in")).one()
         await until(lambda: mail_count(settings, journey_id, "journey_transferred_person") == 1, "the person is told")
+
+
+async def test_r15_r18_death_before_the_accompaniment_closes_the_file_from_the_waiting_list(
+        time_skipping_env, settings, platform):
+    """A person who dies while waiting for a counsellor: a manager closes the file; the assignment task
+    leaves the inbox, the entry stops, and no other reason closes a file before the accompaniment."""
+    from tests.workflow.helpers import intake, start
+    from tests.workflow.test_journey_entry import wait_for_task
+
+    env = time_skipping_env
+    async with running_worker(env.client, settings):
+        journey_id, _ = await start(env.client, settings, platform, intake(), Policy())
+        assign = await wait_for_task(settings, journey_id, "assign_counsellor", env)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await propose(env, journey_id, "person_request", platform.manager, PERSON_REQUEST)
+        assert refused.value.cause.type == "Conflict" and "décès" in refused.value.cause.message
+        assert journey_state(settings, journey_id) == "waiting_list" and procedures(settings, journey_id) == []
+
+        await propose(env, journey_id, "death", platform.manager, {"on": (await env_today(env)).isoformat()})
+        assert await result_of(env, journey_id) == "exited"
+        assert journey_state(settings, journey_id) == "exited"
+        assert procedures(settings, journey_id) == [("death", "approved")]
+        assert not open_tasks(settings, journey_id)
+        with session_scope(settings.db_url) as session:
+            assert session.get(Journey, journey_id).exit_reason == "death"
+        await env.sleep(timedelta(days=60))  # the assignment's reminders no longer come
+        assert mail_count(settings, journey_id, "assignment_reminder") == 0
+        assert assign.id not in {t.id for t in open_tasks(settings, journey_id)}

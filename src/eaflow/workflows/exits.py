@@ -8,7 +8,8 @@ relaunch procedure after its analysis, R17), a reorientation the person chose. H
 reason of the platform's own are refused (R18). Every proposal goes to the managers' `approve_exit`
 task with its file; approval ends the journey with its reason and date and mails the person and the
 prescriber; rejection returns the journey where it was, with the manager's reason. Death is recorded
-by a manager as an administrative closure.
+by a manager as an administrative closure, at any time from the waiting list on: the open tasks leave
+the inboxes and the procedure under way (entry, convention) stops at its next safe point.
 
 A closed journey continues as new once, so that every loop beside this one stops at a safe point,
 and its next run ends at once (journey.py).
@@ -34,6 +35,10 @@ from eaflow.workflows.types import (
 )
 
 PROPOSABLE = (JourneyState.accompaniment, JourneyState.veille, JourneyState.relaunch)
+# Before the accompaniment (the CDAPH being informed, the waiting list, admitted, the convention being
+# signed) the file can only be closed for a death: the other reasons are about an accompaniment.
+CLOSABLE_BEFORE = (JourneyState.cdaph_notified, JourneyState.waiting_list, JourneyState.admitted,
+                   JourneyState.convention)
 CLOSED = (JourneyState.exited, JourneyState.transferred)
 APPROVAL_DUE = "P14D"
 
@@ -75,9 +80,11 @@ class ExitProcedure:
         refusal = rules.r15_r18_exit_refusal(proposal.reason, proposal.details)
         if refusal is not None:
             raise ApplicationError(refusal.detail, {"rule": refusal.rule}, type="RuleRefused")
-        if ctx.s.state not in PROPOSABLE:
-            raise ApplicationError("Une sortie ne se propose que pendant l'accompagnement, la veille ou les relances.",
-                                   {"rule": "R18"}, type="Conflict")
+        if ctx.s.state in CLOSABLE_BEFORE and proposal.reason == "death":
+            pass
+        elif ctx.s.state not in PROPOSABLE:
+            raise ApplicationError("Une sortie ne se propose que pendant l'accompagnement, la veille ou les relances "
+                                   "(avant, seul un décès clôt le dossier).", {"rule": "R18"}, type="Conflict")
         if self.e.procedure_id is not None:
             raise ApplicationError("Une procédure de sortie est déjà en cours pour ce parcours.", {"rule": "R18"},
                                    type="Conflict")

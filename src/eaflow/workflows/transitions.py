@@ -27,8 +27,8 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.prescribed: frozenset({S.eligibility, S.consent, S.refused}),
     S.eligibility: frozenset({S.consent, S.refused}),
     S.consent: frozenset({S.cdaph_notified, S.waiting_list}),
-    S.cdaph_notified: frozenset({S.waiting_list}),
-    S.waiting_list: frozenset({S.admitted}),
+    S.cdaph_notified: frozenset({S.waiting_list, S.exit_proposed}),  # exit_proposed: a death (R15), closed at once
+    S.waiting_list: frozenset({S.admitted, S.exit_proposed}),
     S.admitted: frozenset({S.convention, S.exit_proposed}),
     S.convention: frozenset({S.accompaniment, S.exit_proposed}),
     S.accompaniment: frozenset({S.veille, S.relaunch, S.exit_proposed}),
