@@ -39,10 +39,10 @@ async def test_r15_r18_refused_exits_name_their_rule_and_write_nothing(api, sett
         assert not session.exec(select(ExitProcedure).where(ExitProcedure.journey_id == journey_id)).all()
 
 
-async def test_r18_an_exit_is_proposed_only_during_the_accompaniment(api, settings, platform):
+async def test_r18_before_the_accompaniment_a_move_is_no_exit(api, settings, platform):
+    """Before the accompaniment only a death or the person's request ends a file (tests/workflow/test_exits.py)."""
     journey_id = await admitted_journey(api, platform)
-    body = {"reason": "person_request", "details": {"informed": True, "low_intensity_offered": True},
-            "analysis": ANALYSIS}
+    body = {"reason": "move", "details": {"department": "75"}, "analysis": ANALYSIS}
     early = await api.request("POST", f"/api/v1/journeys/{journey_id}/exit", C1, json=body)
     assert early.status_code == 409 and early.json()["rule"] == "R18"
     assert (await api.request("POST", f"/api/v1/journeys/{journey_id}/exit", C2, json=body)).status_code == 404

@@ -157,7 +157,7 @@ async def test_r15_a_move_to_a_departement_with_a_platform_is_a_transfer(time_sk
 async def test_r15_r18_death_before_the_accompaniment_closes_the_file_from_the_waiting_list(
         time_skipping_env, settings, platform):
     """A person who dies while waiting for a counsellor: a manager closes the file; the assignment task
-    leaves the inbox, the entry stops, and no other reason closes a file before the accompaniment."""
+    leaves the inbox, the entry stops. A move is not an exit before the accompaniment."""
     from tests.workflow.helpers import intake, start
     from tests.workflow.test_journey_entry import wait_for_task
 
@@ -166,7 +166,7 @@ async def test_r15_r18_death_before_the_accompaniment_closes_the_file_from_the_w
         journey_id, _ = await start(env.client, settings, platform, intake(), Policy())
         assign = await wait_for_task(settings, journey_id, "assign_counsellor", env)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await propose(env, journey_id, "person_request", platform.manager, PERSON_REQUEST)
+            await propose(env, journey_id, "move", platform.manager, {"department": "75"})
         assert refused.value.cause.type == "Conflict" and "décès" in refused.value.cause.message
         assert journey_state(settings, journey_id) == "waiting_list" and procedures(settings, journey_id) == []
 
@@ -180,3 +180,38 @@ async def test_r15_r18_death_before_the_accompaniment_closes_the_file_from_the_w
         await env.sleep(timedelta(days=60))  # the assignment's reminders no longer come
         assert mail_count(settings, journey_id, "assignment_reminder") == 0
         assert assign.id not in {t.id for t in open_tasks(settings, journey_id)}
+
+
+async def test_r15_r18_a_person_on_the_waiting_list_withdraws_with_a_managers_approval(
+        time_skipping_env, settings, platform):
+    """The person's request before the accompaniment: a manager decides, as for any exit; meanwhile the
+    assignment waits (no admission from under the procedure); rejected, the journey is back on the
+    waiting list with its task; approved, the file closes and the task leaves the inbox."""
+    from tests.workflow.helpers import intake, start
+    from tests.workflow.test_journey_entry import wait_for_task
+
+    env = time_skipping_env
+    async with running_worker(env.client, settings):
+        journey_id, _ = await start(env.client, settings, platform, intake(), Policy())
+        assign = await wait_for_task(settings, journey_id, "assign_counsellor", env)
+        await propose(env, journey_id, "person_request", platform.manager, PERSON_REQUEST)
+        assert journey_state(settings, journey_id) == "exit_proposed"
+        approve = await wait_for_task(settings, journey_id, "approve_exit", env)
+        with pytest.raises(WorkflowUpdateFailedError) as held:
+            await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
+                           caseload=0, fte=1.0)
+        assert held.value.cause.type == "Conflict" and "décision" in held.value.cause.message
+
+        await complete(env.client, approve, {"decision": "reject", "reason": "La personne a changé d'avis."},
+                       platform.manager)
+        assert journey_state(settings, journey_id) == "waiting_list"
+        assert [t.id for t in open_tasks(settings, journey_id, "assign_counsellor")] == [assign.id]
+
+        await propose(env, journey_id, "person_request", platform.manager, PERSON_REQUEST)
+        approve = await wait_for_task(settings, journey_id, "approve_exit", env)
+        await complete(env.client, approve, {"decision": "approve", "consultation": "Appel de la personne, qui a "
+                                             "trouvé un emploi seule."}, platform.manager)
+        assert await result_of(env, journey_id) == "exited"
+        assert procedures(settings, journey_id) == [("person_request", "rejected"), ("person_request", "approved")]
+        assert not open_tasks(settings, journey_id)
+        await until(lambda: mail_count(settings, journey_id, "journey_exited_person") == 1, "the person told")

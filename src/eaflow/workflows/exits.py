@@ -36,9 +36,12 @@ from eaflow.workflows.types import (
 
 PROPOSABLE = (JourneyState.accompaniment, JourneyState.veille, JourneyState.relaunch)
 # Before the accompaniment (the CDAPH being informed, the waiting list, admitted, the convention being
-# signed) the file can only be closed for a death: the other reasons are about an accompaniment.
+# signed) a death closes the file, and a person waiting for a counsellor or for the shared evaluation
+# may withdraw (their request, approved by a manager like any exit); the other reasons are about an
+# accompaniment.
 CLOSABLE_BEFORE = (JourneyState.cdaph_notified, JourneyState.waiting_list, JourneyState.admitted,
                    JourneyState.convention)
+WITHDRAWABLE_BEFORE = (JourneyState.waiting_list, JourneyState.admitted)
 CLOSED = (JourneyState.exited, JourneyState.transferred)
 APPROVAL_DUE = "P14D"
 
@@ -80,11 +83,13 @@ class ExitProcedure:
         refusal = rules.r15_r18_exit_refusal(proposal.reason, proposal.details)
         if refusal is not None:
             raise ApplicationError(refusal.detail, {"rule": refusal.rule}, type="RuleRefused")
-        if ctx.s.state in CLOSABLE_BEFORE and proposal.reason == "death":
-            pass
-        elif ctx.s.state not in PROPOSABLE:
-            raise ApplicationError("Une sortie ne se propose que pendant l'accompagnement, la veille ou les relances "
-                                   "(avant, seul un décès clôt le dossier).", {"rule": "R18"}, type="Conflict")
+        state = ctx.s.state
+        before = (state in CLOSABLE_BEFORE and proposal.reason == "death"
+                  or state in WITHDRAWABLE_BEFORE and proposal.reason == "person_request")
+        if state not in PROPOSABLE and not before:
+            raise ApplicationError("Une sortie ne se propose que pendant l'accompagnement, la veille ou les relances ; "
+                                   "avant, seuls un décès ou la demande de la personne (en liste d'attente ou avant "
+                                   "l'évaluation partagée) clôturent le dossier.", {"rule": "R18"}, type="Conflict")
         if self.e.procedure_id is not None:
             raise ApplicationError("Une procédure de sortie est déjà en cours pour ce parcours.", {"rule": "R18"},
                                    type="Conflict")
@@ -137,6 +142,13 @@ class ExitProcedure:
     def validate(self, task: TaskView, completion: TaskCompletion) -> None:
         if self.e.procedure_id is None or task.step != f"exit-{self.e.proposals}-approval":
             raise ApplicationError("Cette procédure de sortie n'attend plus de décision.", type="Conflict")
+
+    def hold_entry_task(self, task: TaskView) -> None:
+        """A withdrawal before the accompaniment waits for its decision: the entry's tasks wait with it
+        (an admission meanwhile would take the journey from under the procedure)."""
+        if self.e.procedure_id is not None and self.e.return_to in WITHDRAWABLE_BEFORE and task.kind != "approve_exit":
+            raise ApplicationError("Une demande de sortie attend la décision d'un responsable : cette tâche reprendra "
+                                   "si elle est rejetée.", {"rule": "R18"}, type="Conflict")
 
     async def apply(self, task: TaskView, completion: TaskCompletion) -> None:
         self.validate(task, completion)

@@ -119,6 +119,7 @@ class JourneyWorkflow:
             raise ApplicationError("Cette tâche a déjà été complétée avec un autre résultat.", type="Conflict")
         if task.status != "open":
             raise ApplicationError("Cette tâche n'est plus ouverte.", type="Conflict")
+        self.exits.hold_entry_task(task)
         errors = outcome_errors(task.kind, completion.outcome)
         if errors:
             raise ApplicationError("Le résultat ne correspond pas à la tâche.", {"errors": errors}, type="InvalidOutcome")

@@ -34,7 +34,7 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.accompaniment: frozenset({S.veille, S.relaunch, S.exit_proposed}),
     S.veille: frozenset({S.accompaniment, S.exit_proposed}),
     S.relaunch: frozenset({S.accompaniment, S.exit_proposed}),
-    S.exit_proposed: frozenset({S.exited, S.transferred, S.admitted, S.convention, S.accompaniment,
+    S.exit_proposed: frozenset({S.exited, S.transferred, S.waiting_list, S.admitted, S.convention, S.accompaniment,
                                 S.veille, S.relaunch}),
     S.exited: frozenset(),
     S.transferred: frozenset(),
