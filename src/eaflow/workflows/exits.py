@@ -9,7 +9,9 @@ reason of the platform's own are refused (R18). Every proposal goes to the manag
 task with its file; approval ends the journey with its reason and date and mails the person and the
 prescriber; rejection returns the journey where it was, with the manager's reason. Death is recorded
 by a manager as an administrative closure, at any time from the waiting list on: the open tasks leave
-the inboxes and the procedure under way (entry, convention) stops at its next safe point.
+the inboxes and the procedure under way (entry, convention) stops at its next safe point. A person on
+the waiting list or before the shared evaluation may withdraw: their request goes to a manager like
+any exit, and the entry's tasks wait for the decision.
 
 A closed journey continues as new once, so that every loop beside this one stops at a safe point,
 and its next run ends at once (journey.py).
