@@ -313,3 +313,22 @@ async def test_r10_bad_links_get_a_french_page_and_change_nothing(api, settings,
         events = session.exec(select(AuditEvent).where(AuditEvent.journey_id == journey_id,
                                                        AuditEvent.action == "convention_signed_by_party")).all()
     assert len(events) == 1 and events[0].detail["party"] == "legal_representative"
+
+
+async def test_r15_r10_a_file_closed_while_the_links_are_out_refuses_them(api, settings, smtp_server, platform):
+    """A death recorded while the convention waits for its signatures: the links already sent open a
+    French page saying the file is closed, and a signature through them records nothing."""
+    journey_id, draft = await admitted_to_convention(api, platform)
+    done = await api.request("POST", f"/api/v1/tasks/{draft['id']}/complete", C1, json={"outcome": draft_outcome()})
+    assert done.status_code == 200, done.text
+    link = link_in((await wait_mails(smtp_server, "convention_to_sign", PERSON))[0])
+    assert (await api.http.get(link)).status_code == 200
+
+    closed = await api.request("POST", f"/api/v1/journeys/{journey_id}/exit", MANAGER,
+                               json={"reason": "death", "details": {"on": TODAY}, "analysis": ""})
+    assert closed.status_code == 200, closed.text
+    await wait_state(api, journey_id, "exited")
+    page = await api.http.get(link)
+    assert page.status_code == 410 and "Dossier clos" in page.text and "nouveau lien" not in page.text
+    assert (await sign(api, link, "Léa Martin")).status_code == 410
+    assert count(settings, Signature) == 0

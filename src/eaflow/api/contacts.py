@@ -27,7 +27,7 @@ from eaflow.api.views import aware, names_of, visible_journey
 from eaflow.store import contacts as store
 from eaflow.store import nudges as nudge_store
 from eaflow.store.accompaniment import Contact
-from eaflow.store.models import User
+from eaflow.store.models import CLOSED_STATES, User
 from eaflow.workflows import rules, transitions
 from eaflow.workflows.task_kinds import ContactFields
 
@@ -173,7 +173,7 @@ def _write(settings, user: User, journey_id: str,
                                "ses contacts ne peuvent plus être enregistrés ni modifiés.") from closed
         except store.ContactNotFound as missing:
             raise Problem(404, "Ce contact n'existe pas sur ce parcours ou a été supprimé.") from missing
-        nudge = nudge_store.want_nudge(session, journey.id) if changed and journey.state not in store.CLOSED_STATES \
+        nudge = nudge_store.want_nudge(session, journey.id) if changed and journey.state not in CLOSED_STATES \
             else None
         session.flush()
         names = names_of(session, {i for i in (contact.recorded_by, contact.updated_by) if i})

@@ -33,7 +33,7 @@ from eaflow.documents.render import page, render
 from eaflow.settings import Settings
 from eaflow.signing import TokenError, read_token, reading_keys
 from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
-from eaflow.store.models import Journey, Platform
+from eaflow.store.models import CLOSED_STATES, Journey, Platform
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import SignatureIn
 
@@ -57,6 +57,8 @@ REFUSALS: dict[str, tuple[int, str, str]] = {
                                            "nouvelle version."),
     "answered": (409, "Réponse déjà enregistrée", "Vous avez déjà répondu pour cette version de la convention."),
     "signed": (409, "Convention déjà signée", "Cette convention est déjà signée par toutes les parties."),
+    "closed": (410, "Dossier clos", "Ce dossier d'emploi accompagné a été clos : cette convention ne peut plus être "
+                                   "signée. Vous n'avez rien d'autre à faire."),
 }
 
 
@@ -88,7 +90,7 @@ def message_page(heading: str, message: str, *, status: int = 200, hint: str | N
 
 def refusal_page(reason: str) -> HTMLResponse:
     status, heading, message = REFUSALS[reason]
-    hint = None if reason in ("signed", "answered", "used") else ASK_COUNSELLOR
+    hint = None if reason in ("signed", "answered", "used", "closed") else ASK_COUNSELLOR
     return message_page(heading, message, status=status, hint=hint, error=True)
 
 
@@ -119,6 +121,9 @@ def check_link(session: Session, keys: list[bytes], convention_id: str, token: s
     convention = session.get(Convention, row.convention_id)
     version = session.get(ConventionVersion, row.version_id)
     party = session.get(ConventionParty, row.party_id)
+    journey = session.get(Journey, convention.journey_id)
+    if journey is not None and journey.state in CLOSED_STATES:  # R15/R18: closed while the links were out
+        raise LinkRefused("closed")
     if convention.status == "signed":
         raise LinkRefused("signed")
     if convention.current_version_id != version.id or version.status != "signing":

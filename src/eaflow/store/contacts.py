@@ -21,12 +21,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from eaflow.store.accompaniment import Contact, IntensityMonth
-from eaflow.store.models import AuditEvent, Journey
+from eaflow.store.models import CLOSED_STATES, AuditEvent, Journey
 from eaflow.workflows.rules import MonthIntensity, month_start, monthly_intensity, next_month
 from eaflow.workflows.task_kinds import ContactFields
 
 # A journey in one of these states takes no more contacts (its file is closed).
-CLOSED_STATES = frozenset({"refused", "exited", "transferred"})
 FIELDS = tuple(ContactFields.model_fields)  # what a contact records, as the API takes it
 PERSON_TOOK_PART = ("person", "both")
 ATTEMPTS_KEPT = 100  # R17: the solicitations since the last link that a journey reads (the latest ones)

@@ -44,6 +44,10 @@ class AccessToken(SQLModel, table=True):
     expires_at: datetime
 
 
+# The states of a journey whose file is closed: it takes no more contacts nor signatures.
+CLOSED_STATES = frozenset({"refused", "exited", "transferred"})
+
+
 class Journey(SQLModel, table=True):
     """The projection of a journey: what the inbox and lists read. The workflow is the truth."""
 
