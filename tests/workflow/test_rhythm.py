@@ -1,7 +1,7 @@
 """R12 on the time-skipping server: a simulated year of one journey. The counsellor gets the
 plan_interview task exactly `interview_lead` before the deadline, the managers are alerted the day
 after it passes, and an interview recorded at any time (as the task's outcome, through the contacts,
-or even with its nudge lost) moves the deadline. The history is kept short on purpose, so that the
+or even before its nudge arrives) moves the deadline. The history is kept short on purpose, so that the
 year crosses several continue-as-new with the rhythm and the avenant loops side by side."""
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ async def test_r12_a_year_of_interview_deadlines(time_skipping_env, settings, pl
                 if t.id != plan.id}
         assert statuses == {"plan_interview": "cancelled", "interview_overdue": "cancelled"}
 
-        # A contact that is not an interview does not move it; an interview whose nudge was lost
+        # A contact that is not an interview does not move it; an interview whose nudge has not arrived
         # is found when the deadline comes, and no task opens.
         add_contact_row(settings, journey_id, late + timedelta(days=3), interview=False, participants="employer")
         await sleep_to(env, start_of(late + timedelta(days=20)))

@@ -24,6 +24,7 @@ from eaflow.api.deps import SettingsDep, db_scope, require
 from eaflow.api.journeys import audit_read
 from eaflow.api.problems import Problem
 from eaflow.api.views import aware, names_of, visible_journey
+from eaflow.settings import Settings
 from eaflow.store import contacts as store
 from eaflow.store import nudges as nudge_store
 from eaflow.store.accompaniment import Contact
@@ -207,7 +208,7 @@ def _months_before(month: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-async def tell_journey(request: Request, settings, journey_id: str, version: int) -> None:
+async def tell_journey(request: Request, settings: Settings, journey_id: str, version: int) -> None:
     """Tell the journey's workflow that its contacts changed (R12, R17); never fails the request
     (what is not delivered now, the worker's relay delivers later: eaflow/nudges.py)."""
     client = await request.app.state.temporal.get()

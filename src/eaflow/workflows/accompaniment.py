@@ -9,7 +9,8 @@ the contacts or as that task's outcome, moves the deadline. During a veille the 
 restarts at reactivation with the time that was left (R14 calls `stop_clock` and `restart_clock`).
 
 Contacts live in the database (R13): the journey re-reads them whenever it is told they changed
-and again before each deadline, so a lost nudge can never raise a false alarm nor hide a real one.
+and again before each deadline, so a nudge still on its way (eaflow/nudges.py) never raises a false alarm
+nor hides a real one.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ class RhythmProcedure:
     async def r12_deadline_reached(self) -> None:
         """Re-read the contacts first: an interview recorded meanwhile moves the deadline instead."""
         ctx, r = self.ctx, self.r
-        ctx.contacts_may_have_changed()  # look again: a contact may have been recorded without its nudge
+        ctx.contacts_may_have_changed()  # look again: a nudge may still be on its way
         async with self._lock:
             await self._refresh()
             wake = self.next_wake()

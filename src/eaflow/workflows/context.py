@@ -173,7 +173,7 @@ class JourneyContext:
     async def contact_facts(self) -> ContactFacts:
         """What the contacts say, read from the database. The procedures told of the same change (the
         rhythm and the relaunch) share one reading; `contacts_may_have_changed` makes the next one fresh
-        (a deadline looks again in case a change was recorded without its nudge)."""
+        (a deadline looks again: a change's nudge may still be on its way)."""
         if self._contacts is not None and self._contacts[0] == self.contacts_version:
             return self._contacts[1]
         facts = await steps.contact_facts(self.journey_id)

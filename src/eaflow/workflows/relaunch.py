@@ -106,7 +106,7 @@ class RelaunchProcedure:
                                state_changed=lambda: self.check(read=False))
 
     async def deadline_reached(self) -> None:
-        self.ctx.contacts_may_have_changed()  # look again: a contact may have been recorded without its nudge
+        self.ctx.contacts_may_have_changed()  # look again: a nudge may still be on its way
         await self.check(read=True)
 
     def next_wake(self) -> datetime | None:
@@ -356,7 +356,7 @@ class RelaunchProcedure:
                 "channels": rl.channels, "attempts": self._history()}
         actor = {"completed_by": completion.actor_id}
         if self.link_since_start():
-            # The person was reached meanwhile (a contact whose nudge was lost): no disengagement any more.
+            # The person was reached meanwhile (a contact whose nudge had not arrived yet): no disengagement any more.
             rl.analysis_step, rl.analysed_on = None, workflow.now().date()
             await ctx.record(f"{task.step}/concluded", "silence_analysed", actor=actor,
                              detail={**file, "conclusion": outcome.conclusion, "overtaken_by_link": True})
