@@ -352,7 +352,7 @@ def department_codes(count: int) -> list[str]:
 
 def issue_tokens(session, user_ids: list[str], ttl: timedelta = timedelta(days=1)) -> dict[str, str]:
     """Bearer tokens written directly (signing in 2,000 users through argon2 would take minutes)."""
-    from eaflow.api.deps import token_hash
+    from eaflow.services.sessions import token_hash
     from eaflow.store.models import AccessToken
 
     tokens = {user_id: secrets.token_urlsafe(32) for user_id in user_ids}

@@ -139,7 +139,7 @@ def _task(task_id, journey_id, platform_id, kind, title, assignee, role, created
 async def measure(db_url: str, tokens: dict, requests: int, rng: random.Random) -> dict:
     import httpx
 
-    from eaflow.api.app import create_app
+    from eaflow.app import create_app
     from eaflow.settings import Settings
 
     settings = Settings(database_url=db_url, temporal_address="127.0.0.1:1")  # no Temporal call on these routes

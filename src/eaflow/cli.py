@@ -95,7 +95,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings(args)
     # The uvicorn factory builds its settings from the environment: pass --data-dir on.
     os.environ["EAFLOW_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("eaflow.api.app:app_from_env", factory=True, host=args.host, port=args.port, log_level=args.log_level,
+    uvicorn.run("eaflow.app:app_from_env", factory=True, host=args.host, port=args.port, log_level=args.log_level,
                 log_config=None)  # our JSON lines on the root logger
     return 0
 

@@ -14,6 +14,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from eaflow.policy import Policy
 from eaflow.store.models import AuditEvent, Journey, Person
 from eaflow.workflows.journey import JourneyWorkflow
+from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import Channel, Consent, IntakeAnswer, IntakeFacts, JourneyInput, Rights, Situation
 
 
@@ -22,19 +23,30 @@ class _Body(BaseModel):
 
 
 class LegalRepresentative(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
-    phone: str | None = Field(None, max_length=40)
-    kind: str | None = Field(None, max_length=100, description="tutelle, curatelle, parent d'un mineur…")
+    model_config = ConfigDict(title="Représentant légal")
+
+    name: str = Field(min_length=1, max_length=200, title="Nom du représentant légal",
+                      description="Prénom et nom, ou nom de l'organisme (par exemple l'association tutélaire)")
+    email: EmailStr | None = Field(None, title="Adresse électronique",
+                                   description="Pour lui envoyer les courriers du parcours et la convention à signer")
+    phone: str | None = Field(None, max_length=40, title="Téléphone", description="Un numéro où le joindre")
+    kind: str | None = Field(None, max_length=100, title="Nature de la représentation",
+                             description="Par exemple : tutelle, curatelle, parent d'un mineur…")
 
 
 class PersonIn(_Body):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    birth_date: date
-    email: EmailStr | None = None
-    phone: str | None = Field(None, max_length=40)
-    legal_representative: LegalRepresentative | None = None
+    model_config = ConfigDict(title="La personne orientée")
+
+    first_name: str = Field(min_length=1, max_length=100, title="Prénom", description="Le prénom de la personne")
+    last_name: str = Field(min_length=1, max_length=100, title="Nom", description="Le nom de famille de la personne")
+    birth_date: date = Field(title="Date de naissance",
+                             description="L'emploi accompagné est ouvert à partir de 16 ans (R1)")
+    email: EmailStr | None = Field(None, title="Adresse électronique",
+                                   description="Pour lui envoyer les courriers du parcours et la convention à signer")
+    phone: str | None = Field(None, max_length=40, title="Téléphone", description="Un numéro où la joindre")
+    legal_representative: LegalRepresentative | None = Field(
+        None, title="Représentant légal",
+        description="À remplir si la personne est mineure ou protégée (tutelle, curatelle…)")
 
     @field_validator("birth_date")
     @classmethod
@@ -45,25 +57,66 @@ class PersonIn(_Body):
 
 
 class EmployerIn(_Body):
-    name: str = Field(min_length=1, max_length=200)
-    kind: Literal["private", "public", "self_employed"] = "private"
-    email: EmailStr | None = None
-    contact_name: str | None = Field(None, max_length=200)
-    phone: str | None = Field(None, max_length=40)
+    model_config = ConfigDict(title="Employeur")
+
+    name: str = Field(min_length=1, max_length=200, title="Nom de l'employeur",
+                      description="Raison sociale, ou nom de l'activité indépendante")
+    kind: Literal["private", "public", "self_employed"] = Field(
+        "private", title="Type d'employeur",
+        description="Employeur privé, employeur public, ou personne qui travaille à son compte",
+        json_schema_extra=choice_labels({"private": "Employeur privé", "public": "Employeur public",
+                                         "self_employed": "Travailleur non salarié (à son compte)"}))
+    email: EmailStr | None = Field(None, title="Adresse électronique de l'employeur",
+                                   description="Pour l'informer de l'entrée de la personne dans l'emploi "
+                                               "accompagné, quand elle est en emploi (R4)")
+    contact_name: str | None = Field(None, max_length=200, title="Personne à contacter",
+                                     description="Prénom et nom de l'interlocuteur chez l'employeur")
+    phone: str | None = Field(None, max_length=40, title="Téléphone de l'employeur",
+                              description="Un numéro où joindre l'interlocuteur")
 
 
 class IntakeRequest(_Body):
-    person: PersonIn
-    channel: Channel
-    urgent: bool = False
-    prescribed_on: date
-    situation: Situation
-    rights: Rights
-    subsidiarity_reason: str | None = Field(None, max_length=5000)
-    other_support: str | None = Field(None, max_length=500)
-    other_support_justification: str | None = Field(None, max_length=5000)
-    employer: EmployerIn | None = None
-    consent: Consent | None = None
+    model_config = ConfigDict(title="Prescription d'emploi accompagné")
+
+    person: PersonIn = Field(title="La personne", description="La personne orientée vers l'emploi accompagné")
+    channel: Channel = Field(
+        title="Origine de la prescription",
+        description="Qui oriente la personne : la CDAPH, ou un organisme du service public de l'emploi ; dans ce "
+                    "cas, la CDAPH en est informée (R2)",
+        json_schema_extra={"oneOf": [{"const": value, "title": label} for value, label in {
+            "cdaph": "Décision d'orientation de la CDAPH", "france_travail": "France Travail",
+            "cap_emploi": "Cap emploi", "mission_locale": "Mission locale"}.items()]})
+    urgent: bool = Field(False, title="Demande urgente",
+                         description="Oui si la situation de la personne demande une prise en charge rapide : "
+                                     "c'est signalé dans la liste d'attente")
+    prescribed_on: date = Field(title="Date de la prescription",
+                                description="Jour de la prescription, aujourd'hui au plus tard ; elle fixe l'ordre "
+                                            "dans la liste d'attente (R6)")
+    situation: Situation = Field(
+        title="Situation de la personne",
+        description="Sa situation au regard de l'emploi : elle fixe la priorité dans la liste d'attente (R6)",
+        json_schema_extra={"oneOf": [{"const": value, "title": label} for value, label in {
+            "seeking": "En recherche d'emploi", "employed": "En emploi, avec un risque pour ce poste",
+            "about_to_be_hired": "Sur le point d'être embauchée", "leaving_esat": "Sortant d'un ESAT"}.items()]})
+    rights: Rights = Field(title="Droits de la personne",
+                           description="Une RQTH en cours de validité, ou le statut de bénéficiaire de l'obligation "
+                                       "d'emploi (R1)")
+    subsidiarity_reason: str | None = Field(None, max_length=5000, title="Pourquoi l'emploi accompagné",
+                                            description="Obligatoire : pourquoi les services de droit commun ne "
+                                                        "suffisent pas (R5)")
+    other_support: str | None = Field(None, max_length=500, title="Autre accompagnement en cours",
+                                      description="L'accompagnement financé par ailleurs dont la personne bénéficie "
+                                                  "déjà, s'il y en a un")
+    other_support_justification: str | None = Field(
+        None, max_length=5000, title="Ce que l'emploi accompagné y ajoute",
+        description="Obligatoire si la personne a déjà un autre accompagnement : ce que l'emploi accompagné lui "
+                    "apporte en plus (R5)")
+    employer: EmployerIn | None = Field(None, title="Employeur",
+                                        description="À remplir si la personne est en emploi ou sur le point d'être "
+                                                    "embauchée")
+    consent: Consent | None = Field(None, title="Consentement",
+                                    description="Obligatoire : rien ne commence sans le consentement de la personne "
+                                                "ou de son représentant légal (R3)")
 
     @field_validator("prescribed_on")
     @classmethod

@@ -156,6 +156,14 @@ class RelaunchPolicy(_Section):
         return self
 
 
+class AccountsPolicy(_Section):
+    session_idle_timeout: str = Field("PT30M", description="a web session ends after this long without a request")
+    session_lifetime: str = Field("PT12H", description="and in any case this long after sign-in")
+    sign_in_max_failures: int = Field(
+        5, ge=1, description="sign-in is refused (429) after this many failures for one account or one address…")
+    sign_in_failure_window: str = Field("PT15M", description="…within this long (API and pages alike)")
+
+
 class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
@@ -176,6 +184,7 @@ class Policy(BaseModel):
     veille: VeillePolicy = VeillePolicy()
     rights: RightsPolicy = RightsPolicy()
     relaunch: RelaunchPolicy = RelaunchPolicy()
+    accounts: AccountsPolicy = AccountsPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()
 
 

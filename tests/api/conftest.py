@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from eaflow.api.app import create_app
+from eaflow.app import create_app
 from eaflow.worker import build_worker
 from tests.conftest import PASSWORD
 

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from eaflow.api.paper_signatures import FORM_OVERHEAD, MAX_SCAN_BYTES, paris_today
+from eaflow.api.paper_signatures import FORM_OVERHEAD
+from eaflow.services.signatures import MAX_SCAN_BYTES, paris_today
 from eaflow.store.convention import Signature, SignatureScan
 from eaflow.store.db import session_scope
 from tests.api.test_convention import (

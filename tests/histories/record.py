@@ -34,7 +34,7 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from eaflow.api.app import create_app
+from eaflow.app import create_app
 from eaflow.policy import Policy
 from eaflow.settings import Settings
 from eaflow.store.db import session_scope

@@ -11,23 +11,22 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import text
 from sqlmodel import select
 
-from eaflow.accounts import verify_password
 from eaflow.activities.assignment import caseload_of
-from eaflow.api.deps import SettingsDep, UserDep, db_scope, issue_token, require
+from eaflow.api.deps import SettingsDep, UserDep, client_address, require
 from eaflow.api.problems import PROBLEM, Problem
+from eaflow.services import sessions
+from eaflow.services.db import db_scope
 from eaflow.store.models import User
 from eaflow.workflows import rules
 
 router = APIRouter()
 
 
-@router.post("/api/v1/auth/token", tags=["auth"], summary="Sign in (OAuth2 password form)")
-def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], settings: SettingsDep):
-    with db_scope(settings) as session:
-        user = session.exec(select(User).where(User.email == form.username.strip().lower())).first()
-        if user is None or not user.active or not verify_password(user.password_hash, form.password):
-            raise Problem(401, "Adresse ou mot de passe incorrect.", headers={"WWW-Authenticate": "Bearer"})
-        return {"access_token": issue_token(session, user, settings.token_ttl_hours), "token_type": "bearer"}
+@router.post("/api/v1/auth/token", tags=["auth"], summary="Sign in (OAuth2 password form)",
+             responses={429: {"description": "Too many failures for this account or this address: wait Retry-After"}})
+def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, settings: SettingsDep):
+    signed_in = sessions.sign_in(settings, form.username, form.password, address=client_address(request), via="api")
+    return {"access_token": signed_in.token, "token_type": "bearer"}
 
 
 @router.get("/api/v1/me", tags=["auth"], summary="The signed-in user")

@@ -6,7 +6,12 @@ import time
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from eaflow.observability import HTTP_LATENCY, HTTP_REQUESTS, metrics_payload, register_store_collector
+from eaflow.observability import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    metrics_payload,
+    register_store_collector,
+)
 
 log = logging.getLogger("eaflow.http")
 router = APIRouter()

@@ -23,63 +23,34 @@ own time is the scan's `uploaded_at`.
 """
 from __future__ import annotations
 
-import hashlib
-from datetime import date, datetime, time, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlmodel import Session, select
 
-from eaflow.activities.convention import aware
-from eaflow.api.convention import convention_of
-from eaflow.api.deps import SettingsDep, TemporalDep, db_scope, require
+from eaflow.api.deps import SettingsDep, TemporalDep, require
 from eaflow.api.problems import Problem
-from eaflow.api.signing import new_signature_id, submit_answer
-from eaflow.api.views import visible_journey
-from eaflow.store.convention import ConventionParty, ConventionVersion, Signature, SignatureScan
-from eaflow.store.models import AuditEvent, User
-from eaflow.workflows.types import SignatureIn
+from eaflow.services import signatures as service
+from eaflow.services.access import visible_journey
+from eaflow.services.db import db_scope
+from eaflow.services.signatures import (
+    MAX_FIELD_BYTES,
+    MAX_NAME,
+    MAX_REASON,
+    MAX_SCAN_BYTES,
+    too_big,
+)
+from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["convention"])
 StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
 
-MAX_SCAN_BYTES = 10 * 1024 * 1024  # 10 MiB: a few scanned pages
-MAX_FIELD_BYTES = 8 * 1024  # a text field (the reason: 2,000 characters)
 MAX_FIELDS = 16
 FORM_OVERHEAD = 64 * 1024  # boundaries, part headers and the text fields around the scan
 CHUNK_BYTES = 64 * 1024
-MAX_NAME, MAX_REASON = 200, 2000
-
-# The scan's type, read from its first bytes ("magic numbers"): (signature, content type, extension).
-SCAN_TYPES = (
-    (b"%PDF-", "application/pdf", "pdf"),
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-)
-EXTENSIONS = {content_type: extension for _, content_type, extension in SCAN_TYPES}
-
-
-def _paris():
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Europe/Paris")
-    except Exception:  # noqa: BLE001 - no tz database: UTC is still the right day most of the time
-        return timezone.utc
-
-
-PARIS = _paris()
-
-
-def _too_big() -> Problem:
-    return Problem(413, f"Le scan dépasse la taille maximale de {MAX_SCAN_BYTES // (1024 * 1024)} Mo.",
-                   errors=[{"field": "scan", "message": "Fichier trop volumineux : réduisez la résolution du scan "
-                                                        "ou envoyez-le en PDF compressé."}])
 
 
 def _invalid(field: str, message: str, status: int = 422) -> Problem:
@@ -133,7 +104,7 @@ class _Form:
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         limit = MAX_SCAN_BYTES if self._is_file else MAX_FIELD_BYTES
         if len(self._data) + (end - start) > limit:
-            raise _too_big() if self._is_file else _invalid(self._name, "Ce champ est trop long.")
+            raise too_big() if self._is_file else _invalid(self._name, "Ce champ est trop long.")
         self._data += data[start:end]
 
     def _part_end(self) -> None:
@@ -158,14 +129,14 @@ async def read_form(request: Request) -> _Form:
     limit = MAX_SCAN_BYTES + FORM_OVERHEAD
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:  # refused before reading a byte
-        raise _too_big()
+        raise too_big()
     form, received = _Form(), 0
     try:
         parser = MultipartParser(params[b"boundary"], form.callbacks())
         async for chunk in request.stream():
             received += len(chunk)
             if received > limit:
-                raise _too_big()
+                raise too_big()
             for start in range(0, len(chunk), CHUNK_BYTES):
                 parser.write(chunk[start:start + CHUNK_BYTES])
         parser.finalize()
@@ -175,83 +146,6 @@ async def read_form(request: Request) -> _Form:
         raise _invalid("body", "Le formulaire envoyé est incomplet.")
     return form
 
-
-def scan_type(data: bytes) -> str | None:
-    """The scan's content type from its first bytes (PDF, JPEG, PNG), or None."""
-    return next((content_type for magic, content_type, _ in SCAN_TYPES if data.startswith(magic)), None)
-
-
-# ---------------------------------------------------------------------- checking the fields
-
-def paris_today() -> date:
-    return datetime.now(PARIS).date()
-
-
-def parse_fields(fields: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """The answer's fields, and the French message of each invalid one."""
-    errors: list[dict[str, str]] = []
-    value: dict[str, Any] = {}
-
-    def error(field: str, message: str) -> None:
-        errors.append({"field": field, "message": message})
-
-    raw = fields.get("version", "").strip()
-    if not raw.isdigit() or int(raw) < 1:
-        error("version", "Indiquez le numéro de la version signée (un entier à partir de 1).")
-    else:
-        value["version"] = int(raw)
-    value["party_id"] = fields.get("party_id", "").strip()
-    if not value["party_id"] or len(value["party_id"]) > MAX_NAME:
-        error("party_id", "Indiquez la partie qui a signé (l'identifiant d'une partie de la convention).")
-    value["signer_name"] = " ".join(fields.get("signer_name", "").split())
-    if not value["signer_name"]:
-        error("signer_name", "Indiquez les nom et prénom de la personne qui a signé.")
-    elif len(value["signer_name"]) > MAX_NAME:
-        error("signer_name", f"Le nom du signataire dépasse {MAX_NAME} caractères.")
-    try:
-        value["signed_on"] = date.fromisoformat(fields.get("signed_on", "").strip())
-        if value["signed_on"] > paris_today():
-            error("signed_on", "La date de signature ne peut pas être dans le futur.")
-    except ValueError:
-        error("signed_on", "Indiquez la date de signature portée sur le document (AAAA-MM-JJ).")
-    value["decision"] = fields.get("decision", "").strip() or "signed"
-    if value["decision"] not in ("signed", "refused"):
-        error("decision", "La décision est « signed » (signée) ou « refused » (refusée).")
-    value["reason"] = fields.get("reason", "").strip() or None
-    if value["decision"] == "refused" and not value["reason"]:
-        error("reason", "Indiquez le motif du refus : il sera transmis au conseiller avec la convention.")
-    elif value["reason"] and len(value["reason"]) > MAX_REASON:
-        error("reason", f"Le motif dépasse {MAX_REASON} caractères.")
-    return value, errors
-
-
-def signature_moment(signed_on: date, sent_at: datetime, now: datetime) -> datetime:
-    """The paper's date at noon, Paris time, kept between the sending of the version and now."""
-    noon = datetime.combine(signed_on, time(12), PARIS).astimezone(timezone.utc)
-    return max(aware(sent_at), min(noon, now))
-
-
-def scan_url(journey_id: str, signature_id: str) -> str:
-    return f"/api/v1/journeys/{journey_id}/convention/signatures/{signature_id}/scan"
-
-
-def paper_view(session: Session, journey_id: str, signature: Signature, scan: SignatureScan) -> dict[str, Any]:
-    party = session.get(ConventionParty, signature.party_id)
-    version = session.get(ConventionVersion, signature.version_id)
-    return {
-        "id": signature.id, "version": version.number if version else None,
-        "party": {"id": signature.party_id, "role": party.role if party else None,
-                  "label": party.label if party else None},
-        "decision": signature.decision, "status": signature.status, "reason": signature.reason,
-        "via": signature.via, "signer_name": signature.signer_name, "user_id": signature.user_id,
-        "at": aware(signature.at),
-        "scan": {"content_type": scan.content_type, "size": scan.size, "sha256": scan.sha256,
-                 "uploaded_by": scan.uploaded_by, "uploaded_at": aware(scan.uploaded_at),
-                 "url": scan_url(journey_id, signature.id)},
-    }
-
-
-# ---------------------------------------------------------------------- the routes
 
 MULTIPART_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["version", "party_id", "signer_name", "signed_on", "scan"],
@@ -279,81 +173,15 @@ async def record_paper_signature(journey_id: str, request: Request, settings: Se
 
     await run_in_threadpool(visible)  # 404 before reading the body of a journey this user cannot see
     form = await read_form(request)
-    fields, errors = parse_fields(form.fields)
-    scan = form.scan or b""
-    content_type = scan_type(scan) if scan else None
-    if scan and content_type is None:
-        raise _invalid("scan", "Le scan doit être un fichier PDF, JPEG ou PNG (son contenu a été vérifié, "
-                               "pas seulement son nom).", status=415)
-    if form.scan is None:
-        errors.append({"field": "scan", "message": "Joignez le scan du document signé (champ « scan »)."})
-    elif not scan:
-        errors.append({"field": "scan", "message": "Le fichier envoyé est vide."})
-    if errors:
-        raise Problem(422, "La requête contient des champs invalides.", errors=errors)
-
-    def write() -> SignatureIn:
-        with db_scope(settings) as session:
-            journey = visible_journey(session, user, journey_id)
-            convention = convention_of(session, journey.id)
-            if convention is None:
-                raise Problem(404, "La convention de ce parcours n'est pas encore rédigée.")
-            version = session.exec(select(ConventionVersion).where(
-                ConventionVersion.convention_id == convention.id,
-                ConventionVersion.number == fields["version"])).first()
-            if version is None:
-                raise Problem(404, "Cette version de la convention n'existe pas.",
-                              errors=[{"field": "version", "message": "Version inconnue pour ce parcours."}])
-            party = session.get(ConventionParty, fields["party_id"])
-            if party is None or party.version_id != version.id:
-                raise Problem(404, "Ce signataire n'est pas partie à cette version.",
-                              errors=[{"field": "party_id", "message": "Partie inconnue pour cette version."}])
-            sent_on = aware(version.created_at).astimezone(PARIS).date()
-            if fields["signed_on"] < sent_on:
-                raise Problem(422, "La requête contient des champs invalides.", errors=[{
-                    "field": "signed_on", "message": f"La version {version.number} a été envoyée pour signature le "
-                                                     f"{sent_on:%d/%m/%Y} : elle ne peut pas avoir été signée avant."}])
-            now = datetime.now(timezone.utc)
-            signature = Signature(
-                id=new_signature_id(), convention_id=convention.id, version_id=version.id, party_id=party.id,
-                decision=fields["decision"], status="pending", reason=fields["reason"],
-                signer_name=fields["signer_name"], via="paper", user_id=user.id,
-                at=signature_moment(fields["signed_on"], version.created_at, now))
-            session.add(signature)
-            session.flush()  # the scan refers to it
-            session.add(SignatureScan(signature_id=signature.id, content_type=content_type, size=len(scan),
-                                      sha256=hashlib.sha256(scan).hexdigest(), data=scan, uploaded_by=user.id,
-                                      uploaded_at=now))
-            return SignatureIn(signature_id=signature.id, convention_id=convention.id, version=version.number,
-                               party_id=party.id, decision=signature.decision)
-
-    answer = await run_in_threadpool(write)
-    await submit_answer(client, settings, journey_id, answer)  # a refusal: rejected, and its problem raised
-
-    def read() -> dict[str, Any]:
-        with db_scope(settings) as session:
-            return paper_view(session, journey_id, session.get(Signature, answer.signature_id),
-                              session.get(SignatureScan, answer.signature_id))
-
-    view = await run_in_threadpool(read)
-    return JSONResponse(jsonable_encoder(view), status_code=201)
+    view = await service.record_paper_signature(settings, client, user, journey_id, form.fields, form.scan)
+    return JSONResponse(view, status_code=201)
 
 
 @router.get("/{journey_id}/convention/signatures/{signature_id}/scan", response_class=Response,
             summary="The scan of a paper signature (every read traced, R22)",
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}})
 def signature_scan(journey_id: str, signature_id: str, settings: SettingsDep, user: StaffDep):
-    with db_scope(settings) as session:
-        journey = visible_journey(session, user, journey_id)
-        convention = convention_of(session, journey.id)
-        signature = session.get(Signature, signature_id)
-        scan = session.get(SignatureScan, signature_id)
-        if convention is None or signature is None or scan is None or signature.convention_id != convention.id:
-            raise Problem(404, "Ce scan n'existe pas ou ne vous est pas accessible.")
-        session.add(AuditEvent(journey_id=journey.id, actor_kind="user", actor_id=user.id,
-                               action="signature_scan_read",
-                               detail={"rule": "R22", "signature_id": signature.id, "sha256": scan.sha256}))
-        name = f"signature-{signature.id}.{EXTENSIONS.get(scan.content_type, 'bin')}"
-        return Response(scan.data, media_type=scan.content_type, headers={
-            "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff"})
+    data, content_type, name = service.signature_scan(settings, user, journey_id, signature_id)
+    return Response(data, media_type=content_type, headers={
+        "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})

@@ -1,7 +1,7 @@
 """RFC 9457 problem+json for every error: the field that failed and, for a domain rule, its id."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -9,31 +9,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from eaflow.services.refusals import TITLES as REFUSAL_TITLES
+from eaflow.services.refusals import Refusal
+from eaflow.workflows.field_errors import french_message
+
 PROBLEM = "application/problem+json"
-TITLES = {
-    400: "Requête incorrecte", 401: "Authentification requise", 403: "Action non autorisée",
-    404: "Introuvable", 405: "Méthode non autorisée", 409: "Conflit d'état", 422: "Données refusées",
-    503: "Service momentanément indisponible",
-}
-
-
-class Problem(Exception):
-    def __init__(self, status: int, detail: str, *, rule: str | None = None,
-                 errors: list[dict[str, str]] | None = None, type_: str = "about:blank",
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.rule, self.errors = status, detail, rule, errors
-        self.type, self.headers, self.extra = type_, headers, extra
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type, "title": TITLES.get(self.status, "Erreur"),
-                                "status": self.status, "detail": self.detail}
-        if self.rule:
-            body["rule"] = self.rule
-        if self.errors:
-            body["errors"] = self.errors
-        body.update(self.extra)
-        return body
+# The API's name for the services' refusal: raised as is by the routers, answered as problem+json.
+Problem = Refusal
+TITLES = REFUSAL_TITLES
 
 
 def problem_response(problem: Problem) -> JSONResponse:
@@ -52,17 +35,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in exc.errors()]
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": french_message(e)} for e in exc.errors()]
         return problem_response(Problem(422, "La requête contient des champs invalides.", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Erreur")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "Cette ressource n'existe pas."
         if exc.status_code == 405:
             detail = "Cette méthode n'est pas acceptée sur cette adresse."
-        return problem_response(Problem(exc.status_code, detail, headers=getattr(exc, "headers", None)))
+        problem = Problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        page = getattr(request.app.state, "page_for_error", None)  # a browser lost outside the API: a page
+        return (page and page(request, problem)) or problem_response(problem)
 
 
 def tagged_union_route(tag: str, members: Iterable[str], model_error_field: str | None = None) -> type[APIRoute]:

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from eaflow import indicators
-from eaflow.api.deps import SettingsDep, db_scope, require
+from eaflow.api.deps import SettingsDep, require
 from eaflow.api.problems import Problem
+from eaflow.services.db import db_scope
 from eaflow.store.models import Platform, User
 
 router = APIRouter(tags=["reports"])

@@ -13,7 +13,6 @@ Every refusal of a link is a French page with a 4xx status; nothing is written.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
@@ -23,18 +22,22 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import update
 from sqlmodel import Session
-from temporalio.client import Client
 
 from eaflow.activities.convention import aware
-from eaflow.api.deps import SettingsDep, TemporalDep, db_scope
+from eaflow.api.deps import SettingsDep, TemporalDep
 from eaflow.api.problems import Problem
-from eaflow.api.workflow_calls import call_workflow
 from eaflow.documents.render import page, render
-from eaflow.settings import Settings
+from eaflow.services.db import db_scope
+from eaflow.services.signatures import new_signature_id, submit_answer
 from eaflow.signing import TokenError, read_token, reading_keys
-from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
+from eaflow.store.convention import (
+    Convention,
+    ConventionParty,
+    ConventionVersion,
+    Signature,
+    SigningToken,
+)
 from eaflow.store.models import CLOSED_STATES, Journey, Platform
-from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import SignatureIn
 
 router = APIRouter(tags=["signature"])
@@ -230,35 +233,3 @@ async def sign(convention_id: str, token: str, request: Request, settings: Setti
     return message_page("Votre refus est enregistré",
                         "Votre refus et son motif ont été transmis à votre conseiller en emploi accompagné, qui vous "
                         "proposera une nouvelle version de la convention.")
-
-
-def new_signature_id() -> str:
-    return f"sg-{uuid.uuid4().hex[:20]}"
-
-
-async def submit_answer(client: Client, settings: Settings, journey_id: str, answer: SignatureIn) -> dict:
-    """Send a pending answer (by link or on paper) to its journey: update `record_signature`,
-    idempotent by the signature id, which accepts it through the `accept_signature` activity.
-
-    If the journey refuses it (a replaced version, a party that has already answered or is not one
-    of this version's) or cannot be reached, the answer is marked rejected, its link given back, and
-    the problem raised again: nothing else was written.
-    """
-    handle = client.get_workflow_handle(journey_id)
-    try:
-        return await call_workflow(lambda: handle.execute_update(
-            JourneyWorkflow.record_signature, answer, id=f"signature-{answer.signature_id}"))
-    except Problem:
-        await run_in_threadpool(reject_answer, settings, answer.signature_id)
-        raise
-
-
-def reject_answer(settings: Settings, signature_id: str) -> None:
-    """The journey refused a pending answer: mark it rejected (kept as evidence, shown nowhere as an
-    answer) and give its link back, if it came by one."""
-    with db_scope(settings) as session:
-        rejected = session.exec(update(Signature).where(
-            Signature.id == signature_id, Signature.status == "pending").values(status="rejected"))
-        signature = session.get(Signature, signature_id)
-        if rejected.rowcount == 1 and signature is not None and signature.token_id:
-            session.exec(update(SigningToken).where(SigningToken.id == signature.token_id).values(used_at=None))

@@ -1,118 +1,27 @@
-"""The veille (R14): start or extend it with the person's agreement, and reactivate the accompaniment.
-
-The journey decides (its update validator applies R14 again, with its own clock and policy): the API
-checks the same rule first so that a refused veille is a precise 422 naming R14 without a round
-trip, and writes nothing itself — the journey traces the veille, asks for its avenant and mails the
-person and the employer.
-"""
+"""The veille (R14): start or extend it with the person's agreement, and reactivate the accompaniment
+(eaflow.services.veille)."""
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
 
-from eaflow.api.deps import SettingsDep, TemporalDep, db_scope, require
-from eaflow.api.problems import Problem
-from eaflow.api.views import journey_view, visible_journey
-from eaflow.api.workflow_calls import call_workflow
-from eaflow.durations import Duration
-from eaflow.policy import load_policy
-from eaflow.store.models import AuditEvent, Journey, User
-from eaflow.workflows import rules
-from eaflow.workflows.journey import JourneyWorkflow
-from eaflow.workflows.types import Reactivation, VeilleRequest
+from eaflow.api.deps import SettingsDep, TemporalDep, require
+from eaflow.services import veille as service
+from eaflow.services.veille import ReactivateIn, VeilleIn
+from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["veille"])
 StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
 
 
-class Agreement(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    on: date = Field(description="Date de l'accord formel de la personne")
-    how: str = Field(min_length=1, max_length=200, description="Forme de l'accord : écrit signé, courriel, …")
-
-
-class VeilleIn(BaseModel):
-    """R14: who asked, the person's formal agreement, the agreed end, the reactivation conditions."""
-
-    model_config = ConfigDict(extra="forbid")
-    requested_by: Literal["person", "counsellor_proposal"] = Field(
-        description="person : à la demande explicite de la personne ; counsellor_proposal : sur proposition du "
-                    "conseiller, avec l'accord formel de la personne")
-    agreement: Agreement | None = Field(None, description="L'accord formel de la personne (obligatoire)")
-    until: date | None = Field(None, description="Date de fin convenue (obligatoire, bornée par la politique)")
-    reactivation_conditions: str = Field("", max_length=2000, description="Conditions de réactivation convenues")
-
-
-class ReactivateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field("", max_length=2000, description="Pourquoi l'accompagnement reprend maintenant")
-
-
-def _visible(settings, user: User, journey_id: str) -> Journey:
-    with db_scope(settings) as session:
-        return visible_journey(session, user, journey_id)
-
-
-def _episode(settings, journey: Journey) -> str:
-    """What the reactivation ends: the veille (its end date) or the relaunch sequence (the step that
-    started it), so that the update id of one episode's reactivation is not the next one's."""
-    if journey.state == "veille":
-        return str(journey.veille_until)
-    with db_scope(settings) as session:
-        started = session.exec(select(AuditEvent.step_key).where(
-            AuditEvent.journey_id == journey.id, AuditEvent.action == "relaunch_started")
-            .order_by(AuditEvent.id.desc())).first()
-    return f"relaunch:{started}"
-
-
-def _view(settings, user: User, journey_id: str) -> dict:
-    with db_scope(settings) as session:
-        return jsonable_encoder(journey_view(session, session.get(Journey, journey_id), user))
-
-
-def _update_id(kind: str, journey_id: str, body: BaseModel) -> str:
-    digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-    return f"{kind}:{journey_id}:{digest[:16]}"
-
-
 @router.post("/{journey_id}/veille", summary="Start a veille, or extend it by a new agreement (R14)")
 async def start_veille(journey_id: str, body: VeilleIn, settings: SettingsDep, client: TemporalDep, user: StaffDep):
-    await run_in_threadpool(_visible, settings, user, journey_id)
-    today = date.today()
-    latest = Duration.parse(load_policy(settings.policy_file).veille.max_duration).from_date(today)
-    errors = rules.r14_veille_refusals(
-        agreement_on=body.agreement.on if body.agreement else None, until=body.until,
-        reactivation_conditions=body.reactivation_conditions, starts_on=today, latest_end=latest)
-    if errors:
-        raise Problem(422, "La mise en veille ne respecte pas le cahier des charges (R14).", rule="R14", errors=errors)
-    request = VeilleRequest(requested_by=body.requested_by, agreement_on=body.agreement.on,
-                            agreement_how=body.agreement.how, until=body.until,
-                            reactivation_conditions=body.reactivation_conditions, actor_id=user.id)
-    handle = client.get_workflow_handle(journey_id)
-    await call_workflow(lambda: handle.execute_update(JourneyWorkflow.start_veille, request,
-                                                      id=_update_id("veille", journey_id, body)))
-    return await run_in_threadpool(_view, settings, user, journey_id)
+    return await service.start_veille(settings, client, user, journey_id, body)
 
 
 @router.post("/{journey_id}/reactivate",
              summary="End the veille (R14) or the relaunch sequence (R17) now: the accompaniment resumes")
 async def reactivate(journey_id: str, body: ReactivateIn, settings: SettingsDep, client: TemporalDep,
                      user: StaffDep):
-    journey = await run_in_threadpool(_visible, settings, user, journey_id)
-    if journey.state not in ("veille", "relaunch"):
-        raise Problem(409, "Le parcours n'est ni en veille ni en relance : l'accompagnement est déjà en cours.",
-                      rule="R14")
-    episode = await run_in_threadpool(_episode, settings, journey)
-    handle = client.get_workflow_handle(journey_id)
-    await call_workflow(lambda: handle.execute_update(
-        JourneyWorkflow.reactivate, Reactivation(actor_id=user.id, reason=body.reason),
-        id=_update_id("reactivate", journey_id, body) + f":{episode}"))
-    return await run_in_threadpool(_view, settings, user, journey_id)
+    return await service.reactivate(settings, client, user, journey_id, body)

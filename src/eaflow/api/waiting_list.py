@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 from sqlmodel import select
 
 from eaflow.activities.notify import SITUATION_LABELS
-from eaflow.api.deps import SettingsDep, db_scope, require
+from eaflow.api.deps import SettingsDep, require
+from eaflow.services.db import db_scope
 from eaflow.store.models import Journey, Person, Task, User
 from eaflow.workflows import rules
 

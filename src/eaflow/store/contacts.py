@@ -98,15 +98,17 @@ def edit_contact(session: Session, journey_id: str, contact_id: str, fields: Con
     return contact, changes
 
 
-def delete_contact(session: Session, journey_id: str, contact_id: str, user_id: str | None) -> Contact:
-    """Mark a contact deleted (kept, with who deleted it and when); its month is totalled again."""
+def delete_contact(session: Session, journey_id: str, contact_id: str, user_id: str | None,
+                   reason: str | None = None) -> Contact:
+    """Mark a contact deleted (kept, with who deleted it, when and why); its month is totalled again."""
     journey = lock_journey(session, journey_id)
     _check_open(journey)
     contact = live_contact(session, journey_id, contact_id)
     contact.deleted_by, contact.deleted_at = user_id, _now()
     session.add(contact)
     _audit(session, journey_id, user_id, "contact_deleted",
-           {"contact_id": contact.id, "fields": _audit_fields(_values_of(contact))})
+           {"contact_id": contact.id, "fields": _audit_fields(_values_of(contact)),
+            **({"reason": reason} if reason else {})})
     _refresh(session, journey, {month_start(contact.occurred_on)})
     return contact
 

@@ -38,10 +38,15 @@ class User(SQLModel, table=True):
 
 
 class AccessToken(SQLModel, table=True):
+    """A signed-in session: an API bearer token or a web page session (`kind`), stored hashed.
+    Deleting the row revokes it (eaflow/services/sessions.py)."""
+
     token_hash: str = Field(primary_key=True)
     user_id: str = Field(foreign_key="user.id", index=True)
+    kind: str = Field(default="api", sa_column_kwargs={"server_default": "api"})  # api | web
     created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
+    expires_at: datetime  # the absolute expiry
+    last_used_at: Optional[datetime] = None  # for the idle expiry of web sessions
 
 
 # The states of a journey whose file is closed: it takes no more contacts nor signatures.
@@ -233,4 +238,5 @@ class MailOutbox(SQLModel, table=True):
 
 
 import eaflow.store.accompaniment  # noqa: E402,F401  (contacts, intensity, employment: R11, R13, R16)
+import eaflow.store.accounts  # noqa: E402,F401  (sign-in attempts, saved inbox views)
 import eaflow.store.convention  # noqa: E402,F401  (registers the convention tables, R10)

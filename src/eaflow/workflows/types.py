@@ -55,16 +55,28 @@ class JourneyState(StrEnum):
 
 
 class Rights(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rqth_until: date | None = None
-    rqth_permanent: bool = False
-    boe_category: str | None = Field(None, description="item of L. 5212-13 (1°–4°, 9°–11°); 5° is refused (R1)")
+    model_config = ConfigDict(extra="forbid", title="Droits de la personne")
+    rqth_until: date | None = Field(None, title="Fin de la RQTH",
+                                    description="Dernier jour de validité de la RQTH ; à laisser vide si elle est "
+                                                "sans limitation de durée ou si la personne n'en a pas (R1)")
+    rqth_permanent: bool = Field(False, title="RQTH sans limitation de durée",
+                                 description="Oui si la RQTH est attribuée à titre définitif (R1)")
+    boe_category: str | None = Field(
+        None, title="Catégorie de bénéficiaire de l'obligation d'emploi (BOE)",
+        description="À défaut de RQTH en cours de validité : l'alinéa de l'article L. 5212-13 du code du travail "
+                    "qui ouvre le statut, du 1° au 4° ou du 9° au 11° (par exemple « 2° »). Le 5° n'ouvre pas "
+                    "droit à l'emploi accompagné (R1)")
 
 
 class Consent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    given_on: date
-    by: ConsentBy
+    model_config = ConfigDict(extra="forbid", title="Consentement")
+    given_on: date = Field(title="Date du consentement",
+                           description="Jour où la personne, ou son représentant légal, a donné son consentement (R3)")
+    by: ConsentBy = Field(
+        title="Consentement donné par",
+        description="Si c'est le représentant légal, il doit être indiqué avec la personne (R3)",
+        json_schema_extra={"oneOf": [{"const": "person", "title": "La personne elle-même"},
+                                     {"const": "legal_representative", "title": "Son représentant légal"}]})
 
 
 class IntakeFacts(BaseModel):

@@ -1,13 +1,11 @@
-"""What clients see of journeys and tasks, and who may see them (R22: only those who need it)."""
+"""What clients see of journeys and tasks: the read models both faces show."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
-from eaflow.api.problems import Problem
 from eaflow.store.contacts import intensity_by_month
 from eaflow.store.models import Journey, Person, Task, User
 from eaflow.workflows import rules, transitions
@@ -18,45 +16,6 @@ def aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def journey_filter(user: User):
-    """The journeys a user may read: counsellor their caseload, manager their platform, prescriber theirs."""
-    if user.role == "manager":
-        return Journey.platform_id == user.platform_id
-    if user.role == "counsellor":
-        return Journey.counsellor_id == user.id
-    if user.role == "prescriber":
-        return Journey.prescriber_id == user.id
-    return Journey.id.is_(None)  # admins manage users and policy, not persons' files
-
-
-def visible_journey(session: Session, user: User, journey_id: str) -> Journey:
-    journey = session.exec(select(Journey).where(Journey.id == journey_id, journey_filter(user))).first()
-    if journey is None:
-        raise Problem(404, "Ce parcours n'existe pas ou ne vous est pas accessible.")
-    return journey
-
-
-def task_filter(user: User):
-    """Manager: the platform's tasks. Counsellor: their own, their team's, and their persons' tasks."""
-    if user.role == "manager":
-        return Task.platform_id == user.platform_id
-    if user.role == "counsellor":
-        own_journeys = select(Journey.id).where(Journey.counsellor_id == user.id)
-        return and_(Task.platform_id == user.platform_id, or_(
-            Task.assignee_id == user.id,
-            and_(Task.assignee_id.is_(None), Task.candidate_role == "counsellor"),
-            Task.journey_id.in_(own_journeys),
-        ))
-    return Task.id.is_(None)
-
-
-def visible_task(session: Session, user: User, task_id: str) -> Task:
-    task = session.exec(select(Task).where(Task.id == task_id, task_filter(user))).first()
-    if task is None:
-        raise Problem(404, "Cette tâche n'existe pas ou ne vous est pas accessible.")
-    return task
 
 
 def user_ref(session: Session, user_id: str | None, names: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -94,7 +53,7 @@ def task_view(session: Session, task: Task, *, with_schema: bool = True,
         "completed_at": aware(task.completed_at),
     }
     if with_schema:
-        from eaflow.api.convention import task_extras  # (imports this module)
+        from eaflow.services.convention import task_extras  # (imports this module)
 
         view["outcome_schema"] = TASK_KINDS[task.kind].outcome_schema() if task.kind in TASK_KINDS else None
         view.update(task_extras(session, task))
@@ -110,9 +69,9 @@ def journey_intensity(session: Session, journey: Journey) -> dict[str, Any]:
 
 
 def journey_view(session: Session, journey: Journey, user: User) -> dict[str, Any]:
-    from eaflow.api.convention import journey_convention  # (imports this module)
-    from eaflow.api.employment import current_employment  # (imports this module)
-    from eaflow.api.rights import journey_rights  # (imports this module)
+    from eaflow.services.convention import journey_convention  # (imports this module)
+    from eaflow.services.employment import current_employment  # (imports this module)
+    from eaflow.services.rights import journey_rights  # (imports this module)
 
     person = session.get(Person, journey.id)
     open_tasks = session.exec(select(Task).where(Task.journey_id == journey.id, Task.status == "open")

@@ -1,7 +1,7 @@
-"""The FastAPI application."""
+"""The FastAPI application: the API (eaflow.api) and the pages (eaflow.web) on one process, over the
+same services (eaflow.services)."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -27,30 +27,11 @@ from eaflow.api import (
     waiting_list,
 )
 from eaflow.observability import configure_logging
+from eaflow.services.temporal import TemporalHolder
+from eaflow.web.app import install as install_pages
 from eaflow.settings import Settings, load_settings
-from eaflow.temporal_client import connect
 
 log = logging.getLogger("eaflow.api")
-
-
-class TemporalHolder:
-    """Connects lazily and again after a failure, so the API starts (and says 503) without Temporal."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client: Client | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> Client | None:
-        if self.client is not None:
-            return self.client
-        async with self._lock:
-            if self.client is None:
-                try:
-                    self.client = await asyncio.wait_for(connect(self.settings), timeout=5)
-                except Exception as error:  # noqa: BLE001 - reported as 503 by the callers
-                    log.warning("temporal unavailable at %s: %s", self.settings.temporal_address, error)
-        return self.client
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -68,8 +49,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.temporal = TemporalHolder(settings)
-    app.state.temporal.client = client
+    app.state.temporal = TemporalHolder(settings, client)
     problems.install(app)
     monitoring.install(app)
     app.include_router(misc.router)
@@ -86,10 +66,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(exits.router)
     app.include_router(rights.router)
     app.include_router(reports.router)
+    install_pages(app)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory: `uvicorn eaflow.api.app:app_from_env --factory`."""
+    """uvicorn factory: `uvicorn eaflow.app:app_from_env --factory`."""
     configure_logging("api")
     return create_app(load_settings())

@@ -1,0 +1,218 @@
+"""Journeys: intake of a prescription, the file as it stands (every read traced, R22), its history
+(R21), the journeys a user may see, the change of counsellor (R8)."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
+from sqlmodel import select
+from temporalio.client import Client
+
+from eaflow.accounts import default_platform
+from eaflow.activities.assignment import caseload_of
+from eaflow.intake import (
+    IntakeRequest,
+    journey_input,
+    new_journey_id,
+    record_prescription,
+    start_journey,
+)
+from eaflow.policy import load_policy
+from eaflow.services.access import audit_read, journey_filter, visible_journey
+from eaflow.services.db import db_scope
+from eaflow.services.refusals import Refusal
+from eaflow.services.views import aware, journey_view, names_of
+from eaflow.services.workflow_calls import call_workflow
+from eaflow.settings import Settings
+from eaflow.store.models import AuditEvent, Journey, Person, Task, User
+from eaflow.workflows import transitions
+from eaflow.workflows.journey import JourneyWorkflow
+from eaflow.workflows.types import CounsellorChange
+
+
+async def intake(settings: Settings, client: Client, user: User, body: IntakeRequest,
+                 idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Record a prescription and start its journey: (the journey, whether it was created now; a
+    repeated Idempotency-Key finds it already started)."""
+    if user.role not in ("prescriber", "manager"):
+        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    journey_id = new_journey_id(user.id, idempotency_key)
+
+    def write() -> tuple[str, bool]:
+        for attempt in (1, 2):
+            try:
+                with db_scope(settings) as session:
+                    existing = session.get(Journey, journey_id)
+                    if existing is not None:
+                        return existing.platform_id, False
+                    platform_id = user.platform_id or default_platform(session).id
+                    record_prescription(session, journey_id, body, platform_id, user.id)
+                    return platform_id, True
+            except IntegrityError:
+                # The same Idempotency-Key in two requests at once (PostgreSQL lets both look
+                # before either writes): the other one inserted the journey; read it this time.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    platform_id, created = await run_in_threadpool(write)
+    if created:
+        try:
+            await start_journey(client, settings.task_queue,
+                                journey_input(journey_id, platform_id, body, load_policy(settings.policy_file)))
+        except Exception as error:
+            await run_in_threadpool(_forget, settings, journey_id)
+            raise Refusal(503, "Le parcours n'a pas pu démarrer ; rien n'a été enregistré, réessayez.") from error
+
+    def read():
+        with db_scope(settings) as session:
+            journey = session.get(Journey, journey_id)
+            return jsonable_encoder(journey_view(session, journey, user))
+
+    return await run_in_threadpool(read), created
+
+
+def _forget(settings, journey_id: str) -> None:
+    with db_scope(settings) as session:
+        for model in (Person, AuditEvent):
+            for row in session.exec(select(model).where(model.journey_id == journey_id)).all():
+                session.delete(row)
+        session.flush()
+        journey = session.get(Journey, journey_id)
+        if journey is not None:
+            session.delete(journey)
+
+
+def list_journeys(settings: Settings, user: User, *, state: str | None = None, counsellor_id: str | None = None,
+                  q: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """The journeys this user may see (by id), filtered by state, counsellor and part of a name."""
+    if user.role not in ("counsellor", "manager", "prescriber"):
+        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    with db_scope(settings) as session:
+        query = select(Journey).where(journey_filter(user))
+        if state:
+            query = query.where(Journey.state == state)
+        if counsellor_id:
+            query = query.where(Journey.counsellor_id == counsellor_id)
+        if q:
+            names = select(Person.journey_id).where(Person.search_name.contains(q.strip().lower()))
+            query = query.where(Journey.id.in_(names))
+        if cursor:
+            query = query.where(Journey.id > cursor)
+        rows = session.exec(query.order_by(Journey.id).limit(limit + 1)).all()
+        items = [journey_view(session, j, user) for j in rows[:limit]]
+        return {"items": items, "next_cursor": rows[limit - 1].id if len(rows) > limit else None}
+
+
+def read_journey(settings: Settings, user: User, journey_id: str) -> dict[str, Any]:
+    """The journey as it stands now; the read is traced (R22)."""
+    with db_scope(settings) as session:
+        journey = visible_journey(session, user, journey_id)
+        audit_read(session, journey.id, user, "journey_read")
+        return journey_view(session, journey, user)
+
+
+def journey_history(settings: Settings, user: User, journey_id: str) -> dict[str, Any]:
+    """Timeline: every event, who, when, why (R21); the read is traced (R22)."""
+    if user.role not in ("counsellor", "manager"):
+        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    with db_scope(settings) as session:
+        journey = visible_journey(session, user, journey_id)
+        # R21, R15: a journey transferred from another platform comes with the history it had there.
+        lineage, previous = [journey.id], journey.transferred_from
+        while previous and previous not in lineage:
+            lineage.append(previous)
+            previous = getattr(session.get(Journey, previous), "transferred_from", None)
+        events = session.exec(select(AuditEvent).where(AuditEvent.journey_id.in_(lineage))
+                              .order_by(AuditEvent.at, AuditEvent.id)).all()
+        actors = {u.id: u for u in session.exec(select(User).where(
+            User.id.in_({e.actor_id for e in events if e.actor_id}))).all()}
+        items = [{
+            "at": e.at, "action": e.action, "actor_kind": e.actor_kind,
+            "actor": ({"id": e.actor_id, "name": actors[e.actor_id].display_name or actors[e.actor_id].email,
+                       "role": actors[e.actor_id].role} if e.actor_id in actors else None),
+            "detail": e.detail,
+            **({"journey_id": e.journey_id} if e.journey_id != journey.id else {}),
+        } for e in events]
+        audit_read(session, journey.id, user, "history_read")
+        return {"journey_id": journey.id, "items": items}
+
+
+class CounsellorChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Changement de conseiller")
+    counsellor_id: str = Field(min_length=1, max_length=64, title="Nouveau conseiller",
+                               description="Un conseiller de votre plateforme, qui n'a pas atteint sa capacité "
+                                           "(20 personnes par équivalent temps plein, R7) ; les tâches ouvertes le "
+                                           "suivent")
+    reason: str = Field(min_length=1, max_length=1000, title="Motif du changement",
+                        description="Obligatoire et tracé (R8, R21) : absence, départ, réorganisation…")
+
+
+async def change_counsellor(settings: Settings, client: Client, user: User, journey_id: str,
+                           body: CounsellorChangeIn) -> dict[str, Any]:
+    """Change of counsellor with a reason (R8, R21); open tasks follow. The journey as it stands after."""
+    if user.role != "manager":
+        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+
+    def facts() -> CounsellorChange:
+        with db_scope(settings) as session:
+            visible_journey(session, user, journey_id)
+            counsellor = session.get(User, body.counsellor_id)
+            if counsellor is None or counsellor.role != "counsellor" or counsellor.platform_id != user.platform_id:
+                raise Refusal(422, "Ce conseiller n'existe pas sur votre plateforme.",
+                              errors=[{"field": "counsellor_id", "message": "conseiller inconnu"}])
+            return CounsellorChange(counsellor_id=counsellor.id, reason=body.reason, actor_id=user.id,
+                                    caseload=caseload_of(session, counsellor.id, excluding=journey_id),
+                                    fte=counsellor.fte)
+
+    change = await run_in_threadpool(facts)
+    handle = client.get_workflow_handle(journey_id)
+    update_id = f"counsellor-{uuid.uuid4().hex}"
+    await call_workflow(lambda: handle.execute_update(JourneyWorkflow.change_counsellor, change, id=update_id))
+    return await run_in_threadpool(read_journey, settings, user, journey_id)
+
+
+CASELOAD_LIMIT = 500
+
+
+def caseload(settings: Settings, user: User, *, q: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+    """The persons this user follows (a counsellor's caseload, a manager's platform), each with its
+    next deadline (quarterly interview, end of veille, end of rights, open task), soonest first."""
+    if user.role not in ("counsellor", "manager"):
+        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    with db_scope(settings) as session:
+        query = (select(Journey, Person).join(Person, Person.journey_id == Journey.id)
+                 .where(journey_filter(user)))
+        if state:
+            query = query.where(Journey.state == state)
+        if q and q.strip():
+            query = query.where(Person.search_name.contains(q.strip().lower()))
+        rows = session.exec(query.order_by(Journey.id).limit(CASELOAD_LIMIT)).all()
+        due = dict(session.exec(
+            select(Task.journey_id, func.min(Task.due_at))
+            .where(Task.status == "open", Task.journey_id.in_([journey.id for journey, _ in rows]))
+            .group_by(Task.journey_id)).all()) if rows else {}
+        counsellors = names_of(session, {journey.counsellor_id for journey, _ in rows if journey.counsellor_id})
+    items = []
+    for journey, person in rows:
+        deadlines = [(when, what) for when, what in (
+            (journey.next_interview_due, "Entretien trimestriel"),
+            (journey.veille_until if journey.state == "veille" else None, "Fin de la veille"),
+            (journey.rqth_until, "Fin de la RQTH"),
+            (aware(due[journey.id]).date() if due.get(journey.id) else None, "Tâche à faire"),
+        ) if when is not None]
+        soonest = min(deadlines, default=None)
+        items.append({
+            "id": journey.id, "person": {"first_name": person.first_name, "last_name": person.last_name},
+            "state": journey.state, "state_label": transitions.label(journey.state),
+            "counsellor": counsellors.get(journey.counsellor_id), "last_contact_on": journey.last_contact_on,
+            "next_deadline": {"on": soonest[0], "what": soonest[1]} if soonest else None,
+        })
+    return sorted(items, key=lambda item: (item["next_deadline"] is None,
+                                           item["next_deadline"]["on"] if item["next_deadline"] else None,
+                                           item["person"]["last_name"].lower()))
