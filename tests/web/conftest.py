@@ -59,6 +59,22 @@ class Pages:
 
 
 @pytest.fixture
+def db_backend() -> str:
+    return "sqlite"  # the services under the pages run on both backends in tests/api
+
+
+@pytest.fixture
+async def plain_pages(settings, platform):
+    """The pages without Temporal (sign-in, sessions, reads): no worker, no dev server."""
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                                 timeout=30) as http:
+        browser = Pages(app, Api(http))
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
 async def pages(local_env, settings, platform):
     app = create_app(settings, client=local_env.client)
     async with build_worker(local_env.client, settings):

@@ -476,3 +476,19 @@ def choice_titles(schema: Mapping[str, Any], name: str) -> dict[Any, str]:
             node = child if "enum" in child else _node(child.get("items", {}), schema)[0]
             return dict(_labels(node))
     raise KeyError(name)
+
+
+def label_of(schema: Mapping[str, Any], path: str) -> str | None:
+    """The label of the field or group at a dotted path ("Employeur — Signataire — Nom"), or None."""
+    node, labels = _deref(schema, schema), []
+    for part in path.split(".") if path else ():
+        if _kind(node, schema) == "rows" and part.isdigit():
+            node, _ = _node(node.get("items", {}), schema)
+            labels[-1] = f"{labels[-1]} n° {int(part) + 1}"
+            continue
+        found = {name: child for name, child, _, _ in _properties(node, schema)}
+        if part not in found:
+            return None
+        node = found[part]
+        labels.append(node.get("title") or part)
+    return " — ".join(labels) or None

@@ -45,7 +45,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(date_fr=date_fr, date_short=date_short, datetime_fr=datetime_fr, minutes=_minutes,
                        hours=_hours)
-    env.globals.update(render_fields=forms.render_fields, field_id=forms.field_id, outcome_rows=forms.describe,
+    env.globals.update(render_fields=forms.render_fields, field_id=forms.field_id, outcome_rows=forms.describe, label_of=forms.label_of,
                        state_labels={state.value: label for state, label in transitions.LABELS.items()})
     return env
 

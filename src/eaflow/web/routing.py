@@ -19,9 +19,13 @@ log = logging.getLogger("eaflow.web")
 
 HEADINGS = {
     400: "Demande incorrecte", 403: "Action non autorisée", 404: "Page introuvable", 409: "Action impossible pour l'instant",
-    413: "Fichier trop volumineux", 415: "Type de fichier refusé", 422: "Demande refusée", 429: "Trop de tentatives",
+    411: "Demande incomplète", 413: "Fichier trop volumineux", 415: "Type de fichier refusé", 422: "Demande refusée", 429: "Trop de tentatives",
     503: "Service momentanément indisponible",
 }
+# A page's form is small; a route that takes a file says how much it takes (openapi_extra "x-max-body").
+MAX_BODY = 256 * 1024
+TOO_BIG = ("Ce que vous avez envoyé est trop volumineux : rien n'a été enregistré. Pour un scan, réduisez sa "
+           "résolution ou envoyez-le en PDF compressé.")
 CSRF_REFUSED = ("Ce formulaire a expiré ou ne provient pas de cette application : rien n'a été enregistré. "
                 "Rechargez la page et recommencez.")
 
@@ -54,10 +58,14 @@ def local_path(target: str) -> str:
 class PageRoute(APIRoute):
     def get_route_handler(self):
         handler = super().get_route_handler()
+        limit = (self.openapi_extra or {}).get("x-max-body", MAX_BODY)
 
         async def route(request: Request) -> Response:
             try:
                 if request.method == "POST":
+                    declared = request.headers.get("content-length", "")
+                    if not declared.isdigit() or int(declared) > limit:  # refused before a byte is read
+                        return error_page(request, Refusal(413 if declared.isdigit() else 411, TOO_BIG))
                     if visitor_of(request) is None and request.url.path != SIGN_IN_PATH:
                         return sign_in_redirect(request)  # the session ended: nothing is written
                     form = await request.form()  # cached: the handler reads the same form
