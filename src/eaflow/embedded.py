@@ -438,7 +438,8 @@ class EmbeddedStack:
         lines = [
             "",
             "eaflow is running (Ctrl-C to stop)",
-            f"  API             {self.api_url}   (docs: {self.api_url}/docs)",
+            f"  Workspace       {self.api_url}/connexion   (sign in in a browser)",
+            f"  API             {self.api_url}/api/v1   (docs: {self.api_url}/docs)",
             f"  Temporal UI     {self.ui_url}",
             f"  Mails sent      {self.api_url}/dev/mail   (files: {self.mail_dir})",
             f"  Temporal        {self.temporal_address}   namespace {self.settings.temporal_namespace}",
@@ -457,6 +458,10 @@ class EmbeddedStack:
             for account in demo.DEMO_ACCOUNTS:
                 fte = f", {account.fte:g} FTE" if account.role == "counsellor" else ""
                 lines.append(f"  {account.email:<34} {account.role}{fte}")
+            counsellor = next(a for a in demo.DEMO_ACCOUNTS if a.role == "counsellor")
+            lines.append("")
+            lines.append(f"Sign in at {self.api_url}/connexion as {counsellor.email} / {demo.DEMO_PASSWORD}")
+            lines.append("to see a counsellor's tasks and persons.")
         return "\n".join(lines) + "\n"
 
     def _has_users(self) -> bool:

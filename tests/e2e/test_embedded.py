@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -454,6 +455,19 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
         for account in demo.DEMO_ACCOUNTS:
             login = http.post("/api/v1/auth/token", data={"username": account.email, "password": demo.DEMO_PASSWORD})
             assert login.status_code == 200, account.email
+
+        # The workspace: the banner says where to sign in, and a counsellor's inbox is there.
+        assert f"Sign in at {url}/connexion as {demo.DEMO_ACCOUNTS[1].email}" in text
+        browser = httpx.Client(base_url=url, timeout=30, headers={"Accept": "text/html"})
+        with browser:
+            assert browser.get("/").headers["location"] == "/connexion?suivant=%2F"
+            form = browser.get("/connexion")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+            signed = browser.post("/connexion", data={"email": demo.DEMO_ACCOUNTS[1].email, "suivant": "/",
+                                                      "password": demo.DEMO_PASSWORD, "csrf_token": csrf})
+            assert signed.status_code == 303
+            inbox = browser.get("/")
+            assert inbox.status_code == 200 and "Réaliser l&#39;évaluation partagée" in inbox.text
 
         # Seeding again is a no-op.
         again = subprocess.run([*CLI, "demo", "--data-dir", str(data_dir), "--api-url", url],
