@@ -44,14 +44,15 @@ class Pages:
     async def get(self, who: str, url: str, **kwargs) -> httpx.Response:
         return await self.client(who).get(url, **kwargs)
 
-    async def submit(self, who: str, url: str, data: dict | list, *, page: str | None = None) -> httpx.Response:
+    async def submit(self, who: str, url: str, data: dict | list, *, page: str | None = None,
+                     files: dict | None = None) -> httpx.Response:
         """Post a form the way a browser does: with the CSRF token of the page it sits on."""
         http = self.client(who)
         token = csrf_of((await http.get(page or url)).text)
         fields: dict[str, list[str]] = {}
         for key, value in [*(data.items() if isinstance(data, dict) else data), ("csrf_token", token)]:
             fields.setdefault(key, []).append(value)
-        return await http.post(url, data=fields)
+        return await http.post(url, data=fields, files=files)
 
     async def close(self) -> None:
         for client in self._clients.values():
