@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import random
 import secrets
@@ -672,6 +673,30 @@ class SqlCounter:
             self.statements.append((statement, elapsed, stack[-1] if stack else None))
 
 
+class FullCollections:
+    """The full (generation 2) garbage collections of this process while active, and their pauses."""
+
+    def __init__(self):
+        self.count, self.seconds, self._started = 0, 0.0, None
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def __enter__(self) -> "FullCollections":
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self)
+
+
 async def measure(db_url: str, data_dir: Path, pages: dict[str, list[dict]], tokens: dict[str, str], *,
                   warmup: int, profile: int, rng: random.Random) -> dict[str, Any]:
     import httpx
@@ -682,7 +707,7 @@ async def measure(db_url: str, data_dir: Path, pages: dict[str, list[dict]], tok
     settings = Settings(database_url=db_url, data_dir=data_dir, temporal_address="127.0.0.1:1")
     app = create_app(settings)  # its lifespan (which connects to Temporal) is not run by ASGITransport
     transport = httpx.ASGITransport(app=app)
-    results: dict[str, Any] = {label: {"timings": [], "groups": defaultdict(list)} for label in pages}
+    results: dict[str, Any] = {label: {"timings": [], "groups": defaultdict(list), "gc": []} for label in pages}
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
 
         async def one(request: dict) -> float:
@@ -699,11 +724,15 @@ async def measure(db_url: str, data_dir: Path, pages: dict[str, list[dict]], tok
         for label, requests in pages.items():  # warm-up: first connections, templates, caches
             for request in rng.sample(requests, min(warmup, len(requests))):
                 await one(request)
-        for batch in zip(*pages.values()):  # the three pages in turn, one request at a time
-            for label, request in zip(pages, batch):
-                elapsed = await one(request)
-                results[label]["timings"].append(elapsed)
-                results[label]["groups"][request["group"]].append(elapsed)
+        with FullCollections() as collections:
+            for batch in zip(*pages.values()):  # the three pages in turn, one request at a time
+                for label, request in zip(pages, batch):
+                    before = collections.seconds
+                    elapsed = await one(request)
+                    results[label]["timings"].append(elapsed)
+                    results[label]["groups"][request["group"]].append(elapsed)
+                    if collections.seconds > before:  # a full garbage collection ran during this request
+                        results[label]["gc"].append((elapsed, collections.seconds - before))
 
         with SqlCounter() as counter:  # the statements of one request of each page
             for label, requests in pages.items():
@@ -798,6 +827,13 @@ def report(results: dict, out, verbose: bool) -> dict[str, float]:
             for group, timings in sorted(result["groups"].items()):
                 g = [t * 1000 for t in timings]
                 out(f"      {group:<20} n={len(g):<4} p50 {percentile(g, 50):7.2f} ms  p95 {percentile(g, 95):7.2f} ms")
+        if result["gc"]:
+            pauses = [p * 1000 for _, p in result["gc"]]
+            others = [t * 1000 for t in result["timings"]]
+            for elapsed, _ in result["gc"]:
+                others.remove(elapsed * 1000)
+            out(f"      {len(pauses)} request{'s' if len(pauses) > 1 else ''} held a full garbage collection (pause mean {statistics.fmean(pauses):.0f} ms, "
+                f"max {max(pauses):.0f} ms); p95 of the others {percentile(others, 95):.2f} ms")
         statements = result["statements"]
         out(f"      SQL statements in one request: {len(statements)} ({sum(t for _, t in statements) * 1000:.1f} ms "
             f"spent in them)")

@@ -9,7 +9,7 @@ import re
 from datetime import date
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from eaflow.store.accompaniment import Contact, EmploymentEpisode
 from eaflow.store.accounts import SavedView

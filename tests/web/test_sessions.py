@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import httpx
-import pytest
 from sqlmodel import select
 
 from eaflow.app import create_app

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Depends, Header
 
 from eaflow.api.deps import SettingsDep, TemporalDep, require
 from eaflow.services import avenants as service
+from eaflow.services import roles
 from eaflow.services.avenants import AvenantIn
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["convention"])
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.post("/{journey_id}/convention/avenants", status_code=202,

@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 
 from eaflow.api.deps import SettingsDep, require
 from eaflow.services import contacts as service
+from eaflow.services import roles
 from eaflow.services.contacts import MONTH, ContactPatch
 from eaflow.store.models import User
 from eaflow.workflows.task_kinds import ContactFields
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["contacts"])
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.post("/{journey_id}/contacts", status_code=201, summary="Record a contact or a contact attempt (R13)")

@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from eaflow.api.deps import SettingsDep, require
 from eaflow.services import convention as service
+from eaflow.services import roles
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["convention"])
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.get("/{journey_id}/convention", summary="The convention: status, parties, signatures, every version (R10)")

@@ -9,7 +9,7 @@ from temporalio.client import Client
 
 from eaflow.api.problems import Problem
 from eaflow.services import sessions
-from eaflow.services.inbox import STAFF  # noqa: F401  (the roles of the inbox, for the routers)
+from eaflow.services.roles import NOT_ALLOWED
 from eaflow.settings import Settings
 from eaflow.store.models import User
 
@@ -41,7 +41,7 @@ def current_user(token: Annotated[str | None, Depends(oauth2)],
 def require(*roles: str):
     def check(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in roles:
-            raise Problem(403, "Votre rôle ne permet pas cette action.")
+            raise Problem(403, NOT_ALLOWED)
         return user
 
     return check

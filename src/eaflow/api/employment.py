@@ -9,12 +9,13 @@ from fastapi.responses import JSONResponse
 from eaflow.api.deps import SettingsDep, require
 from eaflow.api.problems import tagged_union_route
 from eaflow.services import employment as service
+from eaflow.services import roles
 from eaflow.services.employment import ACTIONS, EmploymentAction
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["employment"],
                    route_class=tagged_union_route("action", ACTIONS))
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.post("/{journey_id}/employment", summary="Open or close an employment episode (R16)",

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Depends
 
 from eaflow.api.deps import SettingsDep, TemporalDep, require
 from eaflow.services import exits as service
+from eaflow.services import roles
 from eaflow.services.exits import ExitIn
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["exits"])
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.post("/{journey_id}/exit", summary="Propose an exit for one of R15's reasons (R18: a manager decides)")

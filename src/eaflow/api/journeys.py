@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from eaflow.api.deps import SettingsDep, TemporalDep, UserDep, require
 from eaflow.intake import IntakeRequest
 from eaflow.services import journeys as service
+from eaflow.services import roles
 from eaflow.services.journeys import CounsellorChangeIn
 from eaflow.store.models import User
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 @router.post("", status_code=201, summary="Intake of a prescription or a CDAPH orientation")
 async def create_journey(
     body: IntakeRequest, settings: SettingsDep, client: TemporalDep,
-    user: Annotated[User, Depends(require("prescriber", "manager"))],
+    user: Annotated[User, Depends(require(*roles.INTAKE))],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ):
     view, created = await service.intake(settings, client, user, body, idempotency_key)
@@ -28,7 +29,7 @@ async def create_journey(
 
 @router.get("", summary="Journeys visible to me")
 def list_journeys(
-    settings: SettingsDep, user: Annotated[User, Depends(require("counsellor", "manager", "prescriber"))],
+    settings: SettingsDep, user: Annotated[User, Depends(require(*roles.JOURNEY_READERS))],
     state: str | None = None, counsellor_id: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
@@ -44,11 +45,11 @@ def get_journey(journey_id: str, settings: SettingsDep, user: UserDep):
 
 @router.get("/{journey_id}/history", summary="Timeline: every event, who, when, why")
 def journey_history(journey_id: str, settings: SettingsDep,
-                    user: Annotated[User, Depends(require("counsellor", "manager"))]):
+                    user: Annotated[User, Depends(require(*roles.STAFF))]):
     return service.journey_history(settings, user, journey_id)
 
 
 @router.put("/{journey_id}/counsellor", summary="Change of counsellor (R8, R21)")
 async def change_counsellor(journey_id: str, body: CounsellorChangeIn, settings: SettingsDep, client: TemporalDep,
-                            user: Annotated[User, Depends(require("manager"))]):
+                            user: Annotated[User, Depends(require(*roles.MANAGERS))]):
     return await service.change_counsellor(settings, client, user, journey_id, body)

@@ -14,7 +14,7 @@ from sqlmodel import select
 from eaflow.activities.assignment import caseload_of
 from eaflow.api.deps import SettingsDep, UserDep, client_address, require
 from eaflow.api.problems import PROBLEM, Problem
-from eaflow.services import sessions
+from eaflow.services import roles, sessions
 from eaflow.services.db import db_scope
 from eaflow.store.models import User
 from eaflow.workflows import rules
@@ -36,7 +36,7 @@ def me(user: UserDep, settings: SettingsDep):
 
 
 @router.get("/api/v1/counsellors", tags=["counsellors"], summary="Counsellors with caseload and capacity (R7)")
-def counsellors(settings: SettingsDep, user: Annotated[User, Depends(require("manager"))]):
+def counsellors(settings: SettingsDep, user: Annotated[User, Depends(require(*roles.MANAGERS))]):
     with db_scope(settings) as session:
         rows = session.exec(select(User).where(User.platform_id == user.platform_id, User.role == "counsellor",
                                                User.active == True).order_by(User.display_name)).all()  # noqa: E712

@@ -33,6 +33,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from eaflow.api.deps import SettingsDep, TemporalDep, require
 from eaflow.api.problems import Problem
+from eaflow.services import roles
 from eaflow.services import signatures as service
 from eaflow.services.access import visible_journey
 from eaflow.services.db import db_scope
@@ -46,7 +47,7 @@ from eaflow.services.signatures import (
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["convention"])
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 MAX_FIELDS = 16
 FORM_OVERHEAD = 64 * 1024  # boundaries, part headers and the text fields around the scan

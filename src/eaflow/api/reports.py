@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from eaflow import indicators
 from eaflow.api.deps import SettingsDep, require
 from eaflow.api.problems import Problem
+from eaflow.services import roles
 from eaflow.services.db import db_scope
 from eaflow.store.models import Platform, User
 
@@ -47,7 +48,7 @@ def to_csv(rows: list[indicators.Row]) -> str:
 @router.get("/api/v1/reports/indicators", summary="Quarterly steering indicators of the platform (R20)")
 def indicators_report(
     settings: SettingsDep,
-    user: Annotated[User, Depends(require("manager"))],
+    user: Annotated[User, Depends(require(*roles.MANAGERS))],
     start: Annotated[Optional[date], Query(alias="from", description="first day (YYYY-MM-DD); "
                                             "default: the last complete calendar quarter")] = None,
     end: Annotated[Optional[date], Query(alias="to", description="last day, included (at most 366 days)")] = None,

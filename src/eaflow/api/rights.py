@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from eaflow.api.deps import SettingsDep, TemporalDep, require
 from eaflow.api.problems import tagged_union_route
 from eaflow.services import rights as service
+from eaflow.services import roles
 from eaflow.services.rights import RightsEventIn
 from eaflow.store.models import User
 from eaflow.workflows import rights
@@ -16,7 +17,7 @@ from eaflow.workflows import rights
 # The model's own check of an event is about its end date.
 router = APIRouter(prefix="/api/v1/journeys", tags=["rights"],
                    route_class=tagged_union_route("event", rights.EVENTS, model_error_field="until"))
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.post("/{journey_id}/rights", summary="Record a rights event: renewal filed, granted, refused, appeal (R19)",

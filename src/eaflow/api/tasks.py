@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from eaflow.api.deps import STAFF, SettingsDep, TemporalDep, require
+from eaflow.api.deps import SettingsDep, TemporalDep, require
 from eaflow.services import inbox as service
+from eaflow.services import roles
 from eaflow.services.inbox import TaskFilters
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
-StaffDep = Annotated[User, Depends(require(*STAFF))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.get("", summary="My inbox, sorted by due date")
@@ -58,7 +59,7 @@ class AssignIn(BaseModel):
 
 @router.post("/{task_id}/assign", summary="Give the task to someone (manager)")
 def assign_task(task_id: str, body: AssignIn, settings: SettingsDep,
-                user: Annotated[User, Depends(require("manager"))]):
+                user: Annotated[User, Depends(require(*roles.MANAGERS))]):
     return service.assign_task(settings, user, task_id, body.assignee_id)
 
 

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from eaflow.api.deps import SettingsDep, TemporalDep, require
+from eaflow.services import roles
 from eaflow.services import veille as service
 from eaflow.services.veille import ReactivateIn, VeilleIn
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["veille"])
-StaffDep = Annotated[User, Depends(require("counsellor", "manager"))]
+StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
 @router.post("/{journey_id}/veille", summary="Start a veille, or extend it by a new agreement (R14)")

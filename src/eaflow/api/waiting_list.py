@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from eaflow.activities.notify import SITUATION_LABELS
 from eaflow.api.deps import SettingsDep, require
+from eaflow.services import roles
 from eaflow.services.db import db_scope
 from eaflow.store.models import Journey, Person, Task, User
 from eaflow.workflows import rules
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/v1/waiting-list", tags=["journeys"])
 
 
 @router.get("", summary="Persons waiting for a counsellor, in R6 priority order")
-def waiting_list(settings: SettingsDep, user: Annotated[User, Depends(require("manager"))]):
+def waiting_list(settings: SettingsDep, user: Annotated[User, Depends(require(*roles.MANAGERS))]):
     with db_scope(settings) as session:
         rows = session.exec(
             select(Journey, Person, Task)

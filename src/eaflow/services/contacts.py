@@ -13,7 +13,14 @@ from typing import Any, Callable, Optional
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from sqlalchemy import tuple_
 from sqlmodel import Session, select
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from eaflow.activities.assignment import caseload_of
+from eaflow.services import roles
 from eaflow.services.access import task_filter, visible_task
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -29,8 +30,6 @@ from eaflow.store.models import Journey, Person, Task, User
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import TASK_KINDS, outcome_errors
 from eaflow.workflows.types import TaskCompletion
-
-STAFF = ("counsellor", "manager")
 
 
 def _encode_cursor(task: Task) -> str:
@@ -185,12 +184,11 @@ def unclaim_task(settings: Settings, user: User, task_id: str) -> dict[str, Any]
 
 def assign_task(settings: Settings, user: User, task_id: str, assignee_id: str) -> dict[str, Any]:
     """Give the task to someone of the team (managers)."""
-    if user.role != "manager":
-        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    roles.check(user, roles.MANAGERS)
 
     def check(session, task: Task) -> None:
         target = session.get(User, assignee_id)
-        if target is None or not target.active or target.platform_id != user.platform_id or target.role not in STAFF:
+        if target is None or not target.active or target.platform_id != user.platform_id or target.role not in roles.STAFF:
             raise Refusal(422, "Cette personne n'existe pas dans l'équipe de la plateforme.",
                           errors=[{"field": "assignee_id", "message": "inconnu sur cette plateforme"}])
         if target.role != task.candidate_role:

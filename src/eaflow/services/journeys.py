@@ -8,8 +8,8 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio.client import Client
 
@@ -23,6 +23,7 @@ from eaflow.intake import (
     start_journey,
 )
 from eaflow.policy import load_policy
+from eaflow.services import roles
 from eaflow.services.access import audit_read, journey_filter, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -39,8 +40,7 @@ async def intake(settings: Settings, client: Client, user: User, body: IntakeReq
                  idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Record a prescription and start its journey: (the journey, whether it was created now; a
     repeated Idempotency-Key finds it already started)."""
-    if user.role not in ("prescriber", "manager"):
-        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    roles.check(user, roles.INTAKE)
     journey_id = new_journey_id(user.id, idempotency_key)
 
     def write() -> tuple[str, bool]:
@@ -91,8 +91,7 @@ def _forget(settings, journey_id: str) -> None:
 def list_journeys(settings: Settings, user: User, *, state: str | None = None, counsellor_id: str | None = None,
                   q: str | None = None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """The journeys this user may see (by id), filtered by state, counsellor and part of a name."""
-    if user.role not in ("counsellor", "manager", "prescriber"):
-        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    roles.check(user, roles.JOURNEY_READERS)
     with db_scope(settings) as session:
         query = select(Journey).where(journey_filter(user))
         if state:
@@ -119,8 +118,7 @@ def read_journey(settings: Settings, user: User, journey_id: str) -> dict[str, A
 
 def journey_history(settings: Settings, user: User, journey_id: str) -> dict[str, Any]:
     """Timeline: every event, who, when, why (R21); the read is traced (R22)."""
-    if user.role not in ("counsellor", "manager"):
-        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    roles.check(user, roles.STAFF)
     with db_scope(settings) as session:
         journey = visible_journey(session, user, journey_id)
         # R21, R15: a journey transferred from another platform comes with the history it had there.
@@ -156,8 +154,7 @@ class CounsellorChangeIn(BaseModel):
 async def change_counsellor(settings: Settings, client: Client, user: User, journey_id: str,
                            body: CounsellorChangeIn) -> dict[str, Any]:
     """Change of counsellor with a reason (R8, R21); open tasks follow. The journey as it stands after."""
-    if user.role != "manager":
-        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    roles.check(user, roles.MANAGERS)
 
     def facts() -> CounsellorChange:
         with db_scope(settings) as session:
@@ -183,8 +180,7 @@ CASELOAD_LIMIT = 500
 def caseload(settings: Settings, user: User, *, q: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
     """The persons this user follows (a counsellor's caseload, a manager's platform), each with its
     next deadline (quarterly interview, end of veille, end of rights, open task), soonest first."""
-    if user.role not in ("counsellor", "manager"):
-        raise Refusal(403, "Votre rôle ne permet pas cette action.")
+    roles.check(user, roles.STAFF)
     with db_scope(settings) as session:
         query = (select(Journey, Person).join(Person, Person.journey_id == Journey.id)
                  .where(journey_filter(user)))

@@ -25,7 +25,12 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
-from eaflow.accounts import find_user_by_email, hash_password, password_needs_rehash, verify_password
+from eaflow.accounts import (
+    find_user_by_email,
+    hash_password,
+    password_needs_rehash,
+    verify_password,
+)
 from eaflow.durations import Duration
 from eaflow.policy import AccountsPolicy, load_policy
 from eaflow.services.db import db_scope

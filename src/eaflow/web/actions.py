@@ -12,7 +12,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 
-from eaflow.services import avenants, contacts, employment, exits, journeys, rights, veille
+from eaflow.services import (
+    avenants,
+    contacts,
+    employment,
+    exits,
+    journeys,
+    rights,
+    veille,
+)
 from eaflow.services.refusals import Refusal
 from eaflow.store.models import CLOSED_STATES, User
 from eaflow.web import forms

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from eaflow.activities.notify import CHANNEL_LABELS, SITUATION_LABELS
-from eaflow.services import contacts, convention, employment, journeys
+from eaflow.services import contacts, convention, employment, journeys, roles
 from eaflow.services.refusals import Refusal
 from eaflow.store.models import CLOSED_STATES
 from eaflow.web import forms
@@ -30,7 +30,7 @@ CONTACT_LABELS = {name: forms.choice_titles(CONTACT_SCHEMA, name) for name in ("
 
 
 def _staff(visitor: Visitor) -> None:
-    if visitor.user.role not in ("counsellor", "manager"):
+    if visitor.user.role not in roles.STAFF:
         raise Refusal(404, "Ce parcours n'existe pas ou ne vous est pas accessible.")
 
 

@@ -13,7 +13,13 @@ from fastapi.routing import APIRoute
 
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
-from eaflow.web.session import CSRF_FIELD, SIGN_IN_PATH, SignInRequired, csrf_ok, visitor_of
+from eaflow.web.session import (
+    CSRF_FIELD,
+    SIGN_IN_PATH,
+    SignInRequired,
+    csrf_ok,
+    visitor_of,
+)
 
 log = logging.getLogger("eaflow.web")
 

@@ -11,8 +11,16 @@ from eaflow.services import sessions
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
 from eaflow.web.routing import PageRoute, local_path
-from eaflow.web.session import SIGN_IN_PATH, Visitor, anonymous_csrf, end_session, set_anonymous_csrf, \
-    set_session, signed_in, visitor_of
+from eaflow.web.session import (
+    SIGN_IN_PATH,
+    Visitor,
+    anonymous_csrf,
+    end_session,
+    set_anonymous_csrf,
+    set_session,
+    signed_in,
+    visitor_of,
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
