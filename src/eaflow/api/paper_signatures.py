@@ -1,25 +1,7 @@
-"""Paper signatures of the convention (R10): the counsellor records a party's signature (or refusal)
-made on paper, with the scan of the signed document.
-
-`POST /api/v1/journeys/{id}/convention/paper-signatures` (multipart/form-data) is the paper
-counterpart of the personal link: the journey's counsellor or a manager of its platform sends the
-version, the party, the signer's name, the date written on the paper, the decision (and the reason
-of a refusal) and the scan. The request body is read as it arrives and abandoned as soon as the scan
-exceeds MAX_SCAN_BYTES (413); the scan's type is read from its first bytes, never from what the
-client declares (PDF, JPEG or PNG, else 415); an empty scan or an invalid field is a 422. Nothing is
-written until every check has passed.
-
-Then the `Signature` (pending, via "paper") and its `SignatureScan` are written in one transaction
-and sent to the journey exactly as the signing page sends a link's answer (`submit_answer`): the
-journey checks the version is the current one, that the party signs outside the platform and has not
-answered; if it refuses, the row is marked rejected and its problem (409/404) returned.
-
-The signature's time (`at`) is the date written on the paper at noon, Paris time, kept between the
-moment the version was sent and the upload: the attestation of the signed PDF and the history show
-the day the party signed, never a moment before the version existed nor in the future. The upload's
-own time is the scan's `uploaded_at`.
-
-`GET …/convention/signatures/{signature_id}/scan` gives the scan back; every read is traced (R22).
+"""Paper signatures of the convention (R10) over HTTP: the multipart body is read as it arrives and
+abandoned as soon as the scan exceeds MAX_SCAN_BYTES (413); the checks, the writes and the journey's
+answer are eaflow.services.signatures'. `GET …/convention/signatures/{signature_id}/scan` gives the
+scan back; every read is traced (R22).
 """
 from __future__ import annotations
 
