@@ -160,6 +160,8 @@ async def test_the_inbox_gives_back_takes_and_saves_views(pages, settings, platf
     filtered = await pages.get(C1, "/?kind=shared_evaluation&personne=l%C3%A9a")
     assert "Réaliser l&#39;évaluation partagée" in filtered.text and "Évaluations" in filtered.text
     assert (await pages.submit(C1, f"/vues/{view.id}/supprimer", {}, page="/")).status_code == 303
+    bad_date = await pages.get(C1, "/?avant=31-02-2026")
+    assert bad_date.status_code == 200 and 'href="#f-due_before"' in bad_date.text
     assert rows(settings, SavedView) == []
 
 
