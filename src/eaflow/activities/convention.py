@@ -8,12 +8,25 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from eaflow.activities.projections import audit_once, load_journey
 from eaflow.documents.render import render, sha256, to_pdf
 from eaflow.settings import Settings
 from eaflow.signing import make_token, signing_url, token_id_for
-from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature, SigningToken
-from eaflow.store.models import AuditEvent, Journey, Person, Platform, User
-from eaflow.activities.projections import audit_once, load_journey
+from eaflow.store.convention import (
+    Convention,
+    ConventionParty,
+    ConventionVersion,
+    Signature,
+    SigningToken,
+)
+from eaflow.store.models import (
+    AuditEvent,
+    Journey,
+    Person,
+    Platform,
+    User,
+    aware,  # noqa: F401  (re-exported)
+)
 from eaflow.workflows.convention import AVENANT_LABELS
 from eaflow.workflows.types import (
     ConventionDraft,
@@ -33,12 +46,6 @@ SELF_EMPLOYED = ", également en qualité d'employeur (travailleur non salarié)
 EMPLOYER_LABEL = "l'employeur"
 VIA_LABELS = {"link": "signature électronique par lien personnel", "task": "signature électronique dans eaflow",
               "paper": "signature manuscrite sur papier (scan conservé)"}
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def convention_id_for(journey_id: str) -> str:

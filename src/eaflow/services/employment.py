@@ -18,7 +18,6 @@ from eaflow.services.access import audit_read, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.services.temporal import TemporalHolder
-from eaflow.services.views import aware
 from eaflow.services.workflow_calls import call_workflow
 from eaflow.settings import Settings
 from eaflow.store import employment as store
@@ -28,7 +27,7 @@ from eaflow.store.accompaniment import (
     EMPLOYMENT_END_REASONS,
     EmploymentEpisode,
 )
-from eaflow.store.models import User
+from eaflow.store.models import User, aware
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import AvenantRequest

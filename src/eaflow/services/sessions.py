@@ -38,7 +38,7 @@ from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
 from eaflow.signing import reading_keys
 from eaflow.store.accounts import SignInAttempt
-from eaflow.store.models import AccessToken, User
+from eaflow.store.models import AccessToken, User, aware
 
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
 # A session's last use is written at most this often (not on every page).
@@ -47,10 +47,6 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _now() -> datetime:
@@ -72,7 +68,7 @@ def _failures_since(session: Session, since: datetime, **who: str) -> list[datet
     rows = session.exec(select(SignInAttempt.at).where(
         column == next(iter(who.values())), SignInAttempt.at >= since, SignInAttempt.outcome == "failure")
         .order_by(SignInAttempt.at)).all()
-    return [_aware(at) for at in rows]
+    return [aware(at) for at in rows]
 
 
 def retry_after(session: Session, policy: AccountsPolicy, email: str, address: str) -> int | None:
@@ -82,7 +78,7 @@ def retry_after(session: Session, policy: AccountsPolicy, email: str, address: s
     since = now - window
     last_success = session.exec(select(func.max(SignInAttempt.at)).where(
         SignInAttempt.email == email, SignInAttempt.outcome == "success")).one()
-    account_since = max(since, _aware(last_success)) if last_success else since
+    account_since = max(since, aware(last_success)) if last_success else since
     waits = []
     for failures in (_failures_since(session, account_since, email=email),
                      _failures_since(session, since, address=address)):
@@ -152,11 +148,11 @@ def user_for_token(settings: Settings, token: str | None, kind: str) -> User | N
     now = _now()
     with db_scope(settings) as session:
         row = session.get(AccessToken, token_hash(token))
-        if row is None or row.kind != kind or _aware(row.expires_at) <= now:
+        if row is None or row.kind != kind or aware(row.expires_at) <= now:
             return None
         if kind == "web":
             idle = Duration.parse(accounts_policy(settings).session_idle_timeout)
-            last = _aware(row.last_used_at or row.created_at)
+            last = aware(row.last_used_at or row.created_at)
             if idle.after(last) <= now:
                 session.delete(row)
                 return None

@@ -6,16 +6,19 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from eaflow.services.convention import journey_convention, task_extras
+from eaflow.services.employment import current_employment
+from eaflow.services.rights import journey_rights
 from eaflow.store.contacts import intensity_by_month
-from eaflow.store.models import Journey, Person, Task, User
+from eaflow.store.models import (
+    Journey,
+    Person,
+    Task,
+    User,
+    aware,  # noqa: F401  (re-exported)
+)
 from eaflow.workflows import rules, transitions
 from eaflow.workflows.task_kinds import TASK_KINDS
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def user_ref(session: Session, user_id: str | None, names: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -53,7 +56,6 @@ def task_view(session: Session, task: Task, *, with_schema: bool = True,
         "completed_at": aware(task.completed_at),
     }
     if with_schema:
-        from eaflow.services.convention import task_extras  # (imports this module)
 
         view["outcome_schema"] = TASK_KINDS[task.kind].outcome_schema() if task.kind in TASK_KINDS else None
         view.update(task_extras(session, task))
@@ -69,9 +71,6 @@ def journey_intensity(session: Session, journey: Journey) -> dict[str, Any]:
 
 
 def journey_view(session: Session, journey: Journey, user: User) -> dict[str, Any]:
-    from eaflow.services.convention import journey_convention  # (imports this module)
-    from eaflow.services.employment import current_employment  # (imports this module)
-    from eaflow.services.rights import journey_rights  # (imports this module)
 
     person = session.get(Person, journey.id)
     open_tasks = session.exec(select(Task).where(Task.journey_id == journey.id, Task.status == "open")

@@ -16,6 +16,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """A timestamp read back from the database, in UTC (SQLite gives them back naive)."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 class Platform(SQLModel, table=True):
     id: str = Field(primary_key=True)
     department: str = Field(index=True, unique=True)
