@@ -1,4 +1,4 @@
-"""Proposing an exit (R15, R18). The API checks the rules first, for a precise problem naming the
+"""Proposing an exit (R15, R18). The service checks the rules first, for a precise refusal naming the
 rule; the journey checks them again and opens the procedure: the managers' `approve_exit` task. A move
 to a département whose platform runs on this installation becomes a transfer on approval."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The veille (R14): start or extend it with the person's agreement, and reactivate the accompaniment.
 
-The journey decides (its update validator applies R14 again, with its own clock and policy): the API
+The journey decides (its update validator applies R14 again, with its own clock and policy): the service
 checks the same rule first so that a refused veille is a precise 422 naming R14 without a round
 trip, and writes nothing itself — the journey traces the veille, asks for its avenant and mails the
 person and the employer.
