@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.pages [--journeys 10000] [--tasks 100000] [--requests 300] [--platforms 10]
                                     [--caseload 20] [--past-views 10] [--users 60] [--server test|machine]
-                                    [--profile [N]] [-v] [--quick] [--keep]
+                                    [--gc-freeze] [--profile [N]] [-v] [--quick] [--keep]
 
 Seeds directly into a fresh PostgreSQL database (migrated by `upgrade`, then bulk INSERTs), as
 bench/inbox_latency.py does:
@@ -698,7 +698,7 @@ class FullCollections:
 
 
 async def measure(db_url: str, data_dir: Path, pages: dict[str, list[dict]], tokens: dict[str, str], *,
-                  warmup: int, profile: int, rng: random.Random) -> dict[str, Any]:
+                  warmup: int, profile: int, rng: random.Random, freeze: bool = False) -> dict[str, Any]:
     import httpx
 
     from eaflow.app import create_app
@@ -724,6 +724,9 @@ async def measure(db_url: str, data_dir: Path, pages: dict[str, list[dict]], tok
         for label, requests in pages.items():  # warm-up: first connections, templates, caches
             for request in rng.sample(requests, min(warmup, len(requests))):
                 await one(request)
+        if freeze:  # experiment: what an API process could do once started
+            gc.collect()
+            gc.freeze()
         with FullCollections() as collections:
             for batch in zip(*pages.values()):  # the three pages in turn, one request at a time
                 for label, request in zip(pages, batch):
@@ -870,6 +873,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=("test", "machine"), default="test",
                         help="test: tests/pg.py's PostgresServer (fsync off; BenchPostgres when it is missing); "
                              "machine: BenchPostgres on the machine's initdb/pg_ctl, default settings (fsync on)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="experiment: gc.freeze() after the warm-up (the objects of the app, once started, "
+                             "are no longer scanned by each full garbage collection)")
     parser.add_argument("--seed", type=int, default=44)
     parser.add_argument("--verbose", "-v", action="store_true", help="print the SQL of one request of each page")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 journeys, 10,000 tasks, 50 requests (< 30 s)")
@@ -926,7 +932,7 @@ def main(argv: list[str] | None = None) -> int:
                 pages = requests_plan(plan, tokens, args.requests, rng)
                 timer = Timer()
                 results = asyncio.run(measure(db_url, work, pages, tokens, warmup=args.warmup,
-                                              profile=args.profile, rng=rng))
+                                              profile=args.profile, rng=rng, freeze=args.gc_freeze))
                 print(f"\nPostgreSQL, {args.requests} requests of each page ({len(users)} counsellors signed in, "
                       f"{timer.elapsed:.1f} s):")
                 p95s = report(results, print, args.verbose)
