@@ -69,9 +69,9 @@ import threading
 import time
 import unicodedata
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 TARGET_P95_MS = 100.0
 SESSION_COOKIE = "eaflow_session"
@@ -132,7 +132,7 @@ def _ascii(text: str) -> str:
 
 def _at(day: date, rng: random.Random) -> datetime:
     """A moment of a working day."""
-    return datetime(day.year, day.month, day.day, 8, 30, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 540))
+    return datetime(day.year, day.month, day.day, 8, 30, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 540))
 
 
 class Rows:
@@ -164,7 +164,7 @@ def sample_convention(rng: random.Random) -> dict[str, Any]:
     every seeded journey: the page reads rows of the size production stores."""
     from eaflow.documents.render import render, sha256, to_pdf
 
-    when = datetime.now(timezone.utc)
+    when = datetime.now(UTC)
     content = {"workplace_modalities": "Une visite sur le lieu de travail par mois, et à la demande de l'employeur.\n"
                                        "Un point trimestriel avec la tutrice.",
                "rhythm": "Un entretien tous les quinze jours les trois premiers mois, puis un par mois.",
@@ -198,9 +198,16 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
     from sqlalchemy import insert
     from sqlmodel import Session
 
+    from bench.harness import department_codes, password_hash
+    from bench.inbox_latency import _task, _user
     from eaflow.store.accompaniment import Contact, EmploymentEpisode
     from eaflow.store.accounts import SavedView
-    from eaflow.store.convention import Convention, ConventionParty, ConventionVersion, Signature
+    from eaflow.store.convention import (
+        Convention,
+        ConventionParty,
+        ConventionVersion,
+        Signature,
+    )
     from eaflow.store.db import engine_for
     from eaflow.store.migrate import upgrade
     from eaflow.store.models import (
@@ -215,12 +222,9 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
     )
     from eaflow.workflows.task_kinds import TASK_KINDS
 
-    from bench.harness import department_codes, password_hash
-    from bench.inbox_latency import _task, _user
-
     upgrade(db_url)
     engine = engine_for(db_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     today = now.date()
     hashed = password_hash()
     document = sample_convention(rng)
@@ -455,7 +459,8 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
             # contacts: about one a month since admission, some attempts; interviews recorded by their task
             contacts: list[dict] = []
 
-            def contact(day: date, *, interview=False, task_id=None):
+            def contact(day: date, *, interview=False, task_id=None, journey_id=journey_id, contacts=contacts,
+                        counsellor=counsellor):
                 channel = "in_person" if interview else rng.choice(("phone", "phone", "in_person", "mail", "sms", "video"))
                 place = rng.choice(("service", "workplace", "home")) if channel == "in_person" else "other"
                 participants = rng.choice(("person", "person", "both")) if interview or channel != "in_person" \
@@ -602,7 +607,7 @@ def open_web_sessions(db_url: str, user_ids: list[str], lifetime: timedelta = ti
     from eaflow.store.db import engine_for
     from eaflow.store.models import AccessToken
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tokens = {user_id: secrets.token_urlsafe(32) for user_id in user_ids}
     with Session(engine_for(db_url)) as session:
         session.execute(insert(AccessToken), [
@@ -689,7 +694,7 @@ class FullCollections:
             self.seconds += time.perf_counter() - self._started
             self._started = None
 
-    def __enter__(self) -> "FullCollections":
+    def __enter__(self) -> Self:
         gc.callbacks.append(self)
         return self
 
@@ -756,7 +761,15 @@ def _services():
     import eaflow.web.inbox as web_inbox
     import eaflow.web.journey as web_journey
     import eaflow.web.tasks as web_tasks
-    from eaflow.services import contacts, convention, employment, inbox, journeys, saved_views, sessions
+    from eaflow.services import (
+        contacts,
+        convention,
+        employment,
+        inbox,
+        journeys,
+        saved_views,
+        sessions,
+    )
 
     return [
         (sessions, "user_for_token"), (sessions, "csrf_token"),

@@ -63,3 +63,19 @@ async def test_the_persons_list_finds_by_name_and_sorts_by_deadline(plain_pages,
     assert "Martin Léa" in found.text and "1 personne," in found.text
     none = await plain_pages.get(ROLES["counsellor"], "/personnes?q=dupont")
     assert "Aucune personne ne correspond" in none.text
+
+
+async def test_r21_r22_the_reads_of_a_file_are_the_managers_journal_not_the_counsellors_history(
+        plain_pages, journey_id):
+    await plain_pages.sign_in(ROLES["counsellor"])
+    for _ in range(3):
+        await plain_pages.get(ROLES["counsellor"], f"/parcours/{journey_id}")
+    api = plain_pages.api
+    counsellor = (await api.request("GET", f"/api/v1/journeys/{journey_id}/history", ROLES["counsellor"])).json()
+    assert [e["action"] for e in counsellor["items"]] == ["prescription_received"]
+    manager = (await api.request("GET", f"/api/v1/journeys/{journey_id}/history", ROLES["manager"])).json()
+    actions = [e["action"] for e in manager["items"]]
+    assert actions.count("journey_read") == 3 and "history_read" in actions
+    await plain_pages.sign_in(ROLES["manager"])
+    page = await plain_pages.get(ROLES["manager"], f"/parcours/{journey_id}")
+    assert "Dossier consulté" in page.text

@@ -48,6 +48,12 @@ def visible_task(session: Session, user: User, task_id: str) -> Task:
     return task
 
 
+# The traces of reads (R22), as `audit_read` and the scan's download write them: the audit journal of
+# the managers, not the journey's history of steps and decisions (R21) that a counsellor reads.
+READ_ACTIONS = ("journey_read", "history_read", "convention_read", "contacts_read", "employment_read",
+                "signature_scan_read")
+
+
 def audit_read(session: Session, journey_id: str, user: User, what: str) -> None:
     """R22: every read of a person's file is traced."""
     session.add(AuditEvent(journey_id=journey_id, actor_kind="user", actor_id=user.id, action=what))

@@ -24,7 +24,7 @@ from eaflow.intake import (
 )
 from eaflow.policy import load_policy
 from eaflow.services import roles
-from eaflow.services.access import audit_read, journey_filter, visible_journey
+from eaflow.services.access import READ_ACTIONS, audit_read, journey_filter, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.services.views import aware, journey_view, names_of
@@ -117,7 +117,8 @@ def read_journey(settings: Settings, user: User, journey_id: str) -> dict[str, A
 
 
 def journey_history(settings: Settings, user: User, journey_id: str) -> dict[str, Any]:
-    """Timeline: every event, who, when, why (R21); the read is traced (R22)."""
+    """Timeline: every event, who, when, why (R21), and for a manager every read of the file too (R22);
+    the read is traced."""
     roles.check(user, roles.STAFF)
     with db_scope(settings) as session:
         journey = visible_journey(session, user, journey_id)
@@ -126,8 +127,10 @@ def journey_history(settings: Settings, user: User, journey_id: str) -> dict[str
         while previous and previous not in lineage:
             lineage.append(previous)
             previous = getattr(session.get(Journey, previous), "transferred_from", None)
-        events = session.exec(select(AuditEvent).where(AuditEvent.journey_id.in_(lineage))
-                              .order_by(AuditEvent.at, AuditEvent.id)).all()
+        query = select(AuditEvent).where(AuditEvent.journey_id.in_(lineage))
+        if user.role != "manager":  # the reads of the file are the managers' audit journal (R22)
+            query = query.where(AuditEvent.action.not_in(READ_ACTIONS))
+        events = session.exec(query.order_by(AuditEvent.at, AuditEvent.id)).all()
         actors = {u.id: u for u in session.exec(select(User).where(
             User.id.in_({e.actor_id for e in events if e.actor_id}))).all()}
         items = [{

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eaflow.services.access import READ_ACTIONS
 from eaflow.workflows.task_kinds import TASK_KINDS
 
 ACTION_LABELS: dict[str, str] = {
@@ -72,7 +73,7 @@ ACTION_LABELS: dict[str, str] = {
     "signature_scan_read": "Scan de signature consulté",
 }
 ACTORS = {"timer": "échéance automatique", "system": "eaflow", "link": "lien de signature"}
-READS = frozenset(action for action in ACTION_LABELS if action.endswith("_read"))
+READS = frozenset(READ_ACTIONS)
 
 
 def describe_event(event: dict[str, Any]) -> dict[str, Any]:
