@@ -33,9 +33,10 @@ def contact(**changes) -> dict:
     return body
 
 
-async def admitted_journey(api, platform) -> str:
+async def admitted_journey(api, platform, **intake_overrides) -> str:
     """A journey admitted with C1 as its counsellor."""
-    created = await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(channel="cdaph"))
+    created = await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(channel="cdaph", **intake_overrides))
+    assert created.status_code == 201, created.text
     journey_id = created.json()["id"]
     assign = await api.wait_task(journey_id, "assign_counsellor", MANAGER)
     done = await api.request("POST", f"/api/v1/tasks/{assign['id']}/complete", MANAGER,

@@ -15,7 +15,8 @@ from eaflow.store.db import session_scope
 from eaflow.store.models import Journey, SharedEvaluation
 from tests.api.test_convention import (EMPLOYER, EMPLOYER_IN, PERSON, link_in, manager_signs, sign, wait_mails,
                                        wait_state)
-from tests.api.test_journeys_and_inbox import C1, C2, MANAGER, intake
+from tests.api.test_contacts import admitted_journey
+from tests.api.test_journeys_and_inbox import C1, C2
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -27,18 +28,9 @@ def count(settings, model, *where) -> int:
         return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
 
 
-async def admitted(api, platform, **overrides) -> str:
+async def admitted(api, platform) -> str:
     """A CDAPH orientation with an employer, admitted with C1 (the scene, set through the API)."""
-    created = await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(
-        channel="cdaph", situation="employed", employer=EMPLOYER_IN, **overrides))
-    assert created.status_code == 201, created.text
-    journey_id = created.json()["id"]
-    assign = await api.wait_task(journey_id, "assign_counsellor", MANAGER)
-    done = await api.request("POST", f"/api/v1/tasks/{assign['id']}/complete", MANAGER,
-                             json={"outcome": {"counsellor_id": platform.counsellor}})
-    assert done.status_code == 200, done.text
-    await api.wait_task(journey_id, "shared_evaluation", C1)
-    return journey_id
+    return await admitted_journey(api, platform, situation="employed", employer=EMPLOYER_IN)
 
 
 async def accessible(person) -> None:

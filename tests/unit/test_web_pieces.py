@@ -44,7 +44,8 @@ def test_the_timeline_says_in_french_what_happened_and_which_task():
     assert event["label"] == "Tâche ouverte : tenir l'entretien trimestriel" and event["by"] == "échéance automatique"
     assert describe_event({"at": None, "action": "something_new", "actor": None, "actor_kind": "system"})[
         "label"] == "Étape enregistrée"
-    assert describe_event({"at": None, "action": "journey_read", "actor": {"name": "Camille"}})["read"]
+    assert describe_event({"at": None, "action": "journey_read", "actor": {"name": "Camille"}})["label"] == \
+        "Dossier consulté"
 
 
 def test_every_template_compiles():

@@ -170,15 +170,16 @@ def revoke(settings: Settings, token: str | None) -> None:
             session.exec(delete(AccessToken).where(AccessToken.token_hash == token_hash(token)))
 
 
-def csrf_token(settings: Settings, session_token: str) -> str:
-    """The CSRF token of a web session: bound to it, never stored, unguessable without the key."""
-    key = reading_keys(settings)[0]
+def _csrf(key: bytes, session_token: str) -> str:
     return hmac.new(key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
 
 
+def csrf_token(settings: Settings, session_token: str) -> str:
+    """The CSRF token of a web session: bound to it, never stored, unguessable without the key."""
+    return _csrf(reading_keys(settings)[0], session_token)
+
+
 def csrf_valid(settings: Settings, session_token: str, candidate: str | None) -> bool:
-    if not candidate:
-        return False
-    keys = reading_keys(settings)
-    return any(hmac.compare_digest(hmac.new(key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest(),
-                                   candidate) for key in keys)
+    """Whether `candidate` is this session's CSRF token (under the current key or one it replaced)."""
+    return bool(candidate) and any(hmac.compare_digest(_csrf(key, session_token), candidate)
+                                   for key in reading_keys(settings))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from eaflow.services.access import READ_ACTIONS
 from eaflow.workflows.task_kinds import TASK_KINDS
 
 ACTION_LABELS: dict[str, str] = {
@@ -73,7 +72,6 @@ ACTION_LABELS: dict[str, str] = {
     "signature_scan_read": "Scan de signature consulté",
 }
 ACTORS = {"timer": "échéance automatique", "system": "eaflow", "link": "lien de signature"}
-READS = frozenset(READ_ACTIONS)
 
 
 def describe_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -87,5 +85,4 @@ def describe_event(event: dict[str, Any]) -> dict[str, Any]:
     return {
         "at": event["at"], "label": label, "code": action,
         "by": actor["name"] if actor else ACTORS.get(event.get("actor_kind", ""), ""),
-        "read": action in READS,
     }
