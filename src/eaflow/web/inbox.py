@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
-from eaflow.services import inbox, saved_views
+from eaflow.services import inbox, roles, saved_views
 from eaflow.services.inbox import TaskFilters
 from eaflow.services.refusals import Refusal
+from eaflow.web.navigation import home_of
 from eaflow.web.rendering import render_page
 from eaflow.web.routing import PageRoute, local_path
 from eaflow.web.session import Visitor, signed_in
@@ -44,6 +45,8 @@ def inbox_page(request: Request, visitor: VisitorDep, kind: str | None = None, a
                personne: str | None = None, curseur: Annotated[str | None, Query(max_length=500)] = None,
                fait: str | None = None):
     settings, user = request.app.state.settings, visitor.user
+    if user.role not in roles.STAFF:  # a prescriber's or an administrator's own first page
+        return RedirectResponse(home_of(user.role), status_code=303)
     typed, errors = _filters(kind, avant, personne)
     common = dict(kind=typed["kind"] or None, person=typed["person"] or None,
                   due_before=date.fromisoformat(typed["due_before"]) if typed["due_before"] else None)

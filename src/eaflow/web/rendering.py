@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from eaflow.documents.render import datetime_fr
 from eaflow.notifications.registry import date_fr, date_short
 from eaflow.web import forms
+from eaflow.web.navigation import navigation
 from eaflow.workflows import transitions
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -45,7 +46,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(date_fr=date_fr, date_short=date_short, datetime_fr=datetime_fr, minutes=_minutes,
                        hours=_hours)
-    env.globals.update(render_fields=forms.render_fields, field_id=forms.field_id, outcome_rows=forms.describe, label_of=forms.label_of,
+    env.globals.update(render_fields=forms.render_fields, field_id=forms.field_id, outcome_rows=forms.describe, label_of=forms.label_of, navigation=navigation,
                        state_labels={state.value: label for state, label in transitions.LABELS.items()})
     return env
 
