@@ -109,6 +109,30 @@ def default_platform(session: Session, department: str | None = None) -> Platfor
     return platforms[0]
 
 
+def check_email(email: str) -> str:
+    """The address, trimmed and in lower case; a ValueError when it is not one."""
+    email = (email or "").strip().lower()
+    if not _EMAIL.match(email):
+        raise ValueError(f"not an email address: {email!r}")
+    return email
+
+
+def check_role_and_fte(role: str, fte: float | str | None) -> float:
+    """The full-time equivalent of an account of `role`, checked: a ValueError for an unknown role, or
+    an fte out of bounds (counsellors need 0 < fte <= 1: it sets their capacity, R7)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    try:
+        fte = float(fte or 0.0)
+    except (TypeError, ValueError):
+        raise ValueError(f"fte must be a number, got {fte!r}") from None
+    if role == "counsellor" and not 0 < fte <= 1:
+        raise ValueError("a counsellor needs a full-time equivalent with 0 < fte <= 1 (e.g. --fte 0.8)")
+    if not 0 <= fte <= 1:
+        raise ValueError(f"fte must be between 0 and 1, got {fte}")
+    return fte
+
+
 def find_user_by_email(session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email.strip().lower())).first()
 
@@ -126,19 +150,8 @@ def create_user(
 
     Counsellors need their full-time equivalent (0 < fte <= 1): it sets their capacity (R7).
     """
-    email = (email or "").strip().lower()
-    if not _EMAIL.match(email):
-        raise ValueError(f"not an email address: {email!r}")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
-    try:
-        fte = float(fte or 0.0)
-    except (TypeError, ValueError):
-        raise ValueError(f"fte must be a number, got {fte!r}") from None
-    if role == "counsellor" and not 0 < fte <= 1:
-        raise ValueError("a counsellor needs a full-time equivalent with 0 < fte <= 1 (e.g. --fte 0.8)")
-    if not 0 <= fte <= 1:
-        raise ValueError(f"fte must be between 0 and 1, got {fte}")
+    email = check_email(email)
+    fte = check_role_and_fte(role, fte)
     if not password:
         raise ValueError("the password is empty")
     if find_user_by_email(session, email) is not None:

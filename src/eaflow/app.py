@@ -24,6 +24,7 @@ from eaflow.api import (
     rights,
     signing,
     tasks,
+    users,
     veille,
     waiting_list,
 )
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(exits.router)
     app.include_router(rights.router)
     app.include_router(reports.router)
+    app.include_router(users.router)
     install_pages(app)
     return app
 

@@ -162,6 +162,9 @@ class AccountsPolicy(_Section):
     sign_in_max_failures: int = Field(
         5, ge=1, description="sign-in is refused (429) after this many failures for one account or one address…")
     sign_in_failure_window: str = Field("PT15M", description="…within this long (API and pages alike)")
+    password_link_validity: str = Field(
+        "PT48H", description="a link to set one's password (mailed to a new user, or on an administrator's reset) "
+                             "works once, within this long")
 
 
 class WorkflowPolicy(_Section):

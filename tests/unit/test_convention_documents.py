@@ -108,7 +108,7 @@ def test_the_draft_outcome_names_the_parties_self_employed_sign_as_their_own_emp
     assert [e["field"] for e in both] == ["outcome.employer"]
     assert [e["field"] for e in outcome_errors("draft_convention", base | {"workplace_modalities": "  "})] == [
         "outcome.workplace_modalities"]
-    assert outcome_errors("sign_convention", {"decision": "refuse"})[0]["field"] == "outcome"
+    assert outcome_errors("sign_convention", {"decision": "refuse"})[0]["field"] == "outcome.reason"
     assert outcome_errors("sign_convention", {"decision": "sign"}) == []
 
 

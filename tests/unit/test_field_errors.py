@@ -183,8 +183,12 @@ def test_the_task_outcomes_answer_in_french_with_the_same_field_names():
         {"field": "outcome.wishes", "message": "Ce champ est obligatoire."},
         {"field": "outcome.needs", "message": "Ce champ ne peut pas être vide."},
     ]
+    # A reason a decision needs is named by its own field (FieldValueError), not by the whole outcome.
     assert outcome_errors("sign_convention", {"decision": "refuse"}) == [
-        {"field": "outcome", "message": "Indiquez le motif du refus."}]
+        {"field": "outcome.reason", "message": "Indiquez le motif du refus."}]
+    assert outcome_errors("approve_exit", {"decision": "approve"}) == [
+        {"field": "outcome.consultation",
+         "message": "Indiquez comment la personne ou son représentant a été consultée (R18)."}]
     assert outcome_errors("sign_convention", {"decision": "peut-être", "extra": 1}) == [
         {"field": "outcome.decision", "message": "Choisissez une des valeurs proposées."},
         {"field": "outcome.extra", "message": "Ce champ n'est pas attendu."}]

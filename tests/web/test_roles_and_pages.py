@@ -78,4 +78,21 @@ async def test_r21_r22_the_reads_of_a_file_are_the_managers_journal_not_the_coun
     assert actions.count("journey_read") == 3 and "history_read" in actions
     await plain_pages.sign_in(ROLES["manager"])
     page = await plain_pages.get(ROLES["manager"], f"/parcours/{journey_id}")
-    assert "Dossier consulté" in page.text
+    assert "Dossier consulté" not in page.text  # the file shows the steps; the reads are in its journal
+    journal = await plain_pages.get(ROLES["manager"], f"/parcours/{journey_id}/journal")
+    assert journal.text.count("Dossier consulté") >= 3
+
+
+WORKSPACES = {  # the first page of each workspace, and who may open it (anyone else: the French 404)
+    "/liste-attente": {"manager"}, "/equipe": {"manager"}, "/validations": {"manager"},
+    "/indicateurs": {"manager"}, "/parcours/{id}/journal": {"manager"}, "/parcours/{id}/conseiller": {"manager"},
+    "/prescriptions": {"prescriber", "manager"}, "/prescriptions/nouvelle": {"prescriber", "manager"},
+}
+
+
+@pytest.mark.parametrize("role", ["counsellor", "manager", "prescriber"])
+async def test_r22_each_workspace_opens_for_its_roles_only(plain_pages, journey_id, role):
+    await plain_pages.sign_in(ROLES[role])
+    for page, allowed in WORKSPACES.items():
+        response = await plain_pages.get(ROLES[role], page.format(id=journey_id))
+        assert response.status_code == (200 if role in allowed else 404), (role, page, response.text[:300])

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from eaflow.notifications.registry import STAFF_MAILS, staff_mail_skipped
 from eaflow.settings import Settings
+from eaflow.store.accounts import MailPreference
 from eaflow.store.convention import ConventionParty, Signature
 from eaflow.store.models import AuditEvent, Journey, Person, Platform, Task, User
 from eaflow.workflows.types import Notification
@@ -35,8 +37,36 @@ def _name(user: User | None) -> str:
     return (user.display_name or user.email) if user else ""
 
 
+# The mail preferences of the staff ("Mes préférences", services/preferences.py) apply to the mail
+# `kind` that `recipients()` is given. The roles whose only recipients were left out by a preference are
+# noted on the session, so that `note_missing_address` does not record a missing address that is not missing.
+_SKIPPED = "eaflow.notify.skipped_roles"
+STAFF_ROLES = ("counsellor", "manager")
+
+
+def _staff_wanted(session: Session, users: list[User], role: str, kind: str | None) -> list[User]:
+    """The users among `users` who get this mail: a counsellor or a manager who turned a kind off, or
+    who reads their tasks in the weekly digest instead, does not get the single mail (unless a rule
+    makes the kind mandatory: registry.STAFF_MAILS). The weekly digest lists every open task of the
+    counsellor that is due this week or overdue, so the task such a mail announces reaches them there;
+    a kind that announces no task (an exit proposal rejected) is still sent in digest mode. Persons,
+    employers, prescribers and convention parties are never filtered: they are not users of the staff."""
+    if kind not in STAFF_MAILS:
+        return users
+    kept = []
+    for user in users:
+        preference = session.get(MailPreference, user.id) if user.role in STAFF_ROLES else None
+        if preference is not None and staff_mail_skipped(kind, user.role, preference.muted_kinds,
+                                                         preference.digest_instead):
+            continue
+        kept.append(user)
+    if users and not kept:
+        session.info.setdefault(_SKIPPED, set()).add(role)
+    return kept
+
+
 def recipients(session: Session, journey: Journey, person: Person | None, role: str,
-               platform_mailbox: str = "") -> list[Mail]:
+               platform_mailbox: str = "", kind: str | None = None) -> list[Mail]:
     if role == "person":
         mails = [Mail(person.email, f"{person.first_name} {person.last_name}")] if person and person.email else []
         representative = (person.legal_representative or {}) if person else {}
@@ -49,12 +79,10 @@ def recipients(session: Session, journey: Journey, person: Person | None, role: 
     if role == "prescriber":
         user = session.get(User, journey.prescriber_id) if journey.prescriber_id else None
         return [Mail(user.email, _name(user))] if user else []
-    if role == "counsellor":
-        user = session.get(User, journey.counsellor_id) if journey.counsellor_id else None
-        return [Mail(user.email, _name(user))] if user else []
-    if role.startswith("user:"):
-        user = session.get(User, role.removeprefix("user:"))
-        return [Mail(user.email, _name(user))] if user else []
+    if role == "counsellor" or role.startswith("user:"):
+        user_id = journey.counsellor_id if role == "counsellor" else role.removeprefix("user:")
+        user = session.get(User, user_id) if user_id else None
+        return [Mail(u.email, _name(u)) for u in _staff_wanted(session, [user] if user else [], role, kind)]
     if role.startswith("party:"):  # a party to a convention version (R10)
         party = session.get(ConventionParty, role.removeprefix("party:"))
         return [Mail(party.email, party.signatory_name or party.name)] if party and party.email else []
@@ -65,7 +93,7 @@ def recipients(session: Session, journey: Journey, person: Person | None, role: 
         )).all()
         mailbox = (platform.mailbox if platform else "") or platform_mailbox
         mails = [Mail(mailbox, platform.name if platform else "")] if mailbox else []
-        return mails + [Mail(m.email, _name(m)) for m in managers]
+        return mails + [Mail(m.email, _name(m)) for m in _staff_wanted(session, list(managers), role, kind)]
     raise ValueError(f"unknown recipient role {role!r}")
 
 
@@ -73,6 +101,7 @@ def context(session: Session, settings: Settings, notification: Notification) ->
     journey = session.get(Journey, notification.journey_id)
     if journey is None:
         raise LookupError(f"journey {notification.journey_id} is not in the database")
+    session.info.pop(_SKIPPED, None)
     person = session.get(Person, journey.id)
     platform = session.get(Platform, journey.platform_id)
     counsellor = session.get(User, journey.counsellor_id) if journey.counsellor_id else None
@@ -110,6 +139,8 @@ def context(session: Session, settings: Settings, notification: Notification) ->
 
 
 def note_missing_address(session: Session, notification: Notification, role: str) -> None:
+    if role in session.info.get(_SKIPPED, ()):  # not missing: left out by their preferences
+        return
     key = f"{notification.key}/{role}/no-address"
     if session.exec(select(AuditEvent).where(AuditEvent.step_key == key)).first():
         return

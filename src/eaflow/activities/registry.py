@@ -117,7 +117,8 @@ class JourneyActivities:
                 journey, person, params = notify.context(session, self.settings, notification)
                 mails = []
                 for role in notification.recipients:
-                    found = notify.recipients(session, journey, person, role, self.settings.platform_mailbox)
+                    found = notify.recipients(session, journey, person, role, self.settings.platform_mailbox,
+                                              kind=notification.kind)
                     if not found:
                         notify.note_missing_address(session, notification, role)
                     mails.extend(found)

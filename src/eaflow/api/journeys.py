@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from eaflow.api.deps import SettingsDep, TemporalDep, UserDep, require
 from eaflow.intake import IntakeRequest
 from eaflow.services import journeys as service
-from eaflow.services import roles
+from eaflow.services import audit, roles
 from eaflow.services.journeys import CounsellorChangeIn
 from eaflow.store.models import User
 
@@ -47,6 +47,13 @@ def get_journey(journey_id: str, settings: SettingsDep, user: UserDep):
 def journey_history(journey_id: str, settings: SettingsDep,
                     user: Annotated[User, Depends(require(*roles.STAFF))]):
     return service.journey_history(settings, user, journey_id)
+
+
+@router.get("/{journey_id}/audit", summary="The audit journal of the file: every read and change, newest first (R22)")
+def audit_journal(journey_id: str, settings: SettingsDep, user: Annotated[User, Depends(require(*roles.MANAGERS))],
+                  before: Annotated[int | None, Query(ge=1, description="the previous page's next_cursor")] = None,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    return audit.audit_journal(settings, user, journey_id, before=before, limit=limit)
 
 
 @router.put("/{journey_id}/counsellor", summary="Change of counsellor (R8, R21)")

@@ -9,15 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import text
-from sqlmodel import select
 
-from eaflow.activities.assignment import caseload_of
 from eaflow.api.deps import SettingsDep, UserDep, client_address, require
 from eaflow.api.problems import PROBLEM, Problem
-from eaflow.services import roles, sessions
+from eaflow.services import roles, sessions, team
 from eaflow.services.db import db_scope
 from eaflow.store.models import User
-from eaflow.workflows import rules
 
 router = APIRouter()
 
@@ -37,17 +34,7 @@ def me(user: UserDep, settings: SettingsDep):
 
 @router.get("/api/v1/counsellors", tags=["counsellors"], summary="Counsellors with caseload and capacity (R7)")
 def counsellors(settings: SettingsDep, user: Annotated[User, Depends(require(*roles.MANAGERS))]):
-    with db_scope(settings) as session:
-        rows = session.exec(select(User).where(User.platform_id == user.platform_id, User.role == "counsellor",
-                                               User.active == True).order_by(User.display_name)).all()  # noqa: E712
-        items = []
-        for counsellor in rows:
-            caseload = caseload_of(session, counsellor.id)
-            capacity = rules.r7_capacity(counsellor.fte)
-            items.append({"id": counsellor.id, "name": counsellor.display_name, "email": counsellor.email,
-                          "fte": counsellor.fte, "caseload": caseload, "capacity": capacity,
-                          "available": max(int(capacity) - caseload, 0)})
-        return {"items": items, "next_cursor": None}
+    return {"items": team.assignable(settings, user), "next_cursor": None}
 
 
 @router.get("/healthz", tags=["health"], summary="200 when the API, the database and Temporal answer")

@@ -153,7 +153,74 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
            "attempts_count"}, "counsellor",
           "R17: six months at least without a link despite attempts over several channels; the counsellor "
           "examines the possible causes of the silence before anything is decided."),
+    _kind("password_link", {"recipient_name", "email", "link_url", "validity", "expires_at", "welcome",
+                            "sign_in_url"}, "account holder",
+          "A one-use link to choose one's password: for a new account (`welcome`), or after an administrator "
+          "asked for a reset (the current password works until the link is used). Sent by the API, not a "
+          "journey (services/password_links.py)."),
 )}
+
+
+@dataclass(frozen=True)
+class StaffMail:
+    """How a mail to the platform's staff meets their preferences ("Mes préférences")."""
+
+    roles: tuple[str, ...]  # the staff roles that receive it
+    label: str  # French, as the preferences page lists it
+    mandatory: str | None = None  # the rule that makes it mandatory: sent whatever the preferences say
+    in_digest: bool = False  # it announces a task, which the counsellor's weekly digest lists
+
+
+# Every mail kind the staff (counsellors, managers) receives, in one table; a mail of any other kind
+# (to a person, an employer, a prescriber, a convention party, an account holder) never depends on a
+# preference. A kind is mandatory when it carries a deadline a rule fixes and that no one else would
+# watch: the CDAPH to inform (R2), the quarterly interview coming due and overdue (R12), an exit that
+# only a manager may decide (R18), rights about to end and the delay to appeal a refusal (R19).
+# The weekly digest is not in the table: it is where a counsellor who turns single mails off reads
+# their tasks, so it is always sent (when it has something to say).
+_C, _M, _CM = ("counsellor",), ("manager",), ("counsellor", "manager")
+STAFF_MAILS: dict[str, StaffMail] = {
+    "cdaph_notification_needed": StaffMail(_M, "Prescription à porter à la connaissance de la CDAPH", "R2"),
+    "cdaph_notification_reminder": StaffMail(_M, "Rappel : CDAPH pas encore informée d'une prescription", "R2"),
+    "entry_decision_platform": StaffMail(_M, "Entrée d'une nouvelle personne sur la plateforme"),
+    "assignment_needed": StaffMail(_M, "Personne en attente d'un conseiller"),
+    "assignment_reminder": StaffMail(_M, "Rappel : personne toujours en attente d'un conseiller"),
+    "convention_platform_to_sign": StaffMail(_M, "Convention à signer pour la plateforme"),
+    "exit_to_approve": StaffMail(_M, "Proposition de sortie à valider", "R18"),
+    "interview_overdue": StaffMail(_M, "Entretien trimestriel en retard", "R12"),
+    "task_reminder": StaffMail(_CM, "Rappel d'une tâche ouverte", in_digest=True),
+    "admission_counsellor": StaffMail(_C, "Nouvelle personne à accompagner", in_digest=True),
+    "convention_to_draft": StaffMail(_C, "Convention individuelle à rédiger", in_digest=True),
+    "convention_unsigned_alert": StaffMail(_C, "Convention toujours pas signée", in_digest=True),
+    "convention_refused": StaffMail(_C, "Convention refusée par une partie", in_digest=True),
+    "avenant_to_draft": StaffMail(_C, "Avenant à rédiger", in_digest=True),
+    "veille_ending": StaffMail(_C, "Fin de veille prochaine", in_digest=True),
+    "exit_rejected": StaffMail(_C, "Proposition de sortie refusée par un responsable"),
+    "interview_to_plan": StaffMail(_C, "Entretien trimestriel à tenir", "R12", in_digest=True),
+    "rights_renewal_reminder": StaffMail(_C, "Renouvellement des droits à préparer", "R19", in_digest=True),
+    "rights_appeal_to_decide": StaffMail(_C, "Recours après un refus de renouvellement", "R19", in_digest=True),
+    "relaunch_attempt": StaffMail(_C, "Tentative de relance à faire", in_digest=True),
+    "silence_analysis": StaffMail(_C, "Examen du silence d'une personne", in_digest=True),
+}
+# Who gets the weekly digest (activities/digest.py): the counsellors, about their own tasks and persons.
+# A manager's tasks are the team's (a role, not a person): no digest holds them, so a manager has no
+# "digest instead" choice.
+DIGEST_ROLES = ("counsellor",)
+
+
+def staff_mail_skipped(kind: str, role: str, muted_kinds: frozenset[str] | set[str] | list[str],
+                       digest_instead: bool) -> str | None:
+    """Why a member of the staff with this role and these preferences does not get a mail of `kind`:
+    "muted" (they turned the kind off), "digest" (they read their tasks in the weekly digest, which
+    lists the task this mail announces), or None: they get it. A mandatory kind is always sent."""
+    mail = STAFF_MAILS.get(kind)
+    if mail is None or mail.mandatory or role not in mail.roles:
+        return None
+    if kind in muted_kinds:
+        return "muted"
+    if digest_instead and mail.in_digest and role in DIGEST_ROLES:
+        return "digest"
+    return None
 
 # Sample parameters: check_templates() renders every kind with them; the tests snapshot the result.
 SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
@@ -298,6 +365,13 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "recipient_name": "Camille Durand", "version_number": 1, "signed_on": date(2026, 12, 3),
         "content_hash": "3f7a" * 16, "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
     },
+    "password_link": {
+        "recipient_name": "Nadia Lefèvre", "email": "nadia.lefevre@plateforme67.fr",
+        "link_url": "http://127.0.0.1:8000/mot-de-passe/abc123", "validity": "48 heures",
+        "expires_at": datetime(2026, 12, 5, 13, 30, tzinfo=timezone.utc), "welcome": True,
+        "sign_in_url": "http://127.0.0.1:8000/connexion",
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
     "weekly_digest": {
         "counsellor_name": "Nadia Lefèvre", "week_number": 48,
         "week_start": date(2026, 11, 23), "week_end": date(2026, 11, 29),
@@ -376,6 +450,12 @@ def date_fr(value: Any) -> str:
     return f"{number} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def time_fr(value: datetime) -> str:
+    """'14 h 30', '9 h' (Paris time for an aware datetime)."""
+    moment = _local(value)
+    return f"{moment.hour} h {moment.minute:02d}" if moment.minute else f"{moment.hour} h"
+
+
 def date_short(value: Any) -> str:
     """'01/12/2026' (Paris time for an aware datetime)."""
     return as_date(value).strftime("%d/%m/%Y")
@@ -397,6 +477,7 @@ def _environment() -> Environment:
     env.filters["date_fr"] = date_fr
     env.filters["rule_label"] = rule_label
     env.filters["date_short"] = date_short
+    env.filters["time_fr"] = time_fr
     env.globals.update(TEMPLATE_GLOBALS)
     return env
 

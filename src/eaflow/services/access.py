@@ -51,7 +51,7 @@ def visible_task(session: Session, user: User, task_id: str) -> Task:
 # The traces of reads (R22), as `audit_read` and the scan's download write them: the audit journal of
 # the managers, not the journey's history of steps and decisions (R21) that a counsellor reads.
 READ_ACTIONS = ("journey_read", "history_read", "convention_read", "contacts_read", "employment_read",
-                "signature_scan_read")
+                "signature_scan_read", "prescription_read", "journal_read")
 
 
 def audit_read(session: Session, journey_id: str, user: User, what: str) -> None:

@@ -116,9 +116,10 @@ def read_journey(settings: Settings, user: User, journey_id: str) -> dict[str, A
         return journey_view(session, journey, user)
 
 
-def journey_history(settings: Settings, user: User, journey_id: str) -> dict[str, Any]:
-    """Timeline: every event, who, when, why (R21), and for a manager every read of the file too (R22);
-    the read is traced."""
+def journey_history(settings: Settings, user: User, journey_id: str, *, with_reads: bool = True) -> dict[str, Any]:
+    """Timeline: every event, who, when, why (R21), and for a manager every read of the file too (R22),
+    unless `with_reads` is False (the file page: the reads have their own paged journal); the read is
+    traced."""
     roles.check(user, roles.STAFF)
     with db_scope(settings) as session:
         journey = visible_journey(session, user, journey_id)
@@ -128,7 +129,7 @@ def journey_history(settings: Settings, user: User, journey_id: str) -> dict[str
             lineage.append(previous)
             previous = getattr(session.get(Journey, previous), "transferred_from", None)
         query = select(AuditEvent).where(AuditEvent.journey_id.in_(lineage))
-        if user.role != "manager":  # the reads of the file are the managers' audit journal (R22)
+        if user.role != "manager" or not with_reads:  # the reads are the managers' audit journal (R22)
             query = query.where(AuditEvent.action.not_in(READ_ACTIONS))
         events = session.exec(query.order_by(AuditEvent.at, AuditEvent.id)).all()
         actors = {u.id: u for u in session.exec(select(User).where(

@@ -9,6 +9,7 @@ STAFF = ("counsellor", "manager")  # the platform's team: inboxes and persons' f
 MANAGERS = ("manager",)  # assignments, approvals, the platform's figures
 INTAKE = ("prescriber", "manager")  # who sends a person in
 JOURNEY_READERS = ("counsellor", "manager", "prescriber")  # a prescriber follows the outcome only (R22)
+ADMINS = ("admin",)  # the platform's accounts, its details, the policy in force
 NOT_ALLOWED = "Votre rôle ne permet pas cette action."
 
 

@@ -170,6 +170,12 @@ def revoke(settings: Settings, token: str | None) -> None:
             session.exec(delete(AccessToken).where(AccessToken.token_hash == token_hash(token)))
 
 
+def revoke_all(session: Session, user_id: str) -> int:
+    """End every session and API token of this user now, in the caller's transaction (a disabled
+    account, a new password set through a link). Returns how many ended."""
+    return session.exec(delete(AccessToken).where(AccessToken.user_id == user_id)).rowcount or 0
+
+
 def _csrf(key: bytes, session_token: str) -> str:
     return hmac.new(key, b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
 

@@ -7,8 +7,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from eaflow.services.convention import journey_convention, task_extras
+from eaflow.services.decisions import exit_dossier
 from eaflow.services.employment import current_employment
 from eaflow.services.rights import journey_rights
+from eaflow.services.team import counsellor_loads, with_counsellor_choices
 from eaflow.store.contacts import intensity_by_month
 from eaflow.store.models import (
     Journey,
@@ -59,6 +61,11 @@ def task_view(session: Session, task: Task, *, with_schema: bool = True,
 
         view["outcome_schema"] = TASK_KINDS[task.kind].outcome_schema() if task.kind in TASK_KINDS else None
         view.update(task_extras(session, task))
+        if task.kind == "assign_counsellor" and task.status == "open":
+            view["outcome_schema"] = with_counsellor_choices(view["outcome_schema"],
+                                                             counsellor_loads(session, task.platform_id))
+        if task.kind == "approve_exit":
+            view["dossier"] = exit_dossier(task.context)
     return view
 
 

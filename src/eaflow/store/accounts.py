@@ -43,3 +43,37 @@ class SavedView(SQLModel, table=True):
     name: str
     filters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+PASSWORD_LINK_CLOSINGS = ("used", "replaced", "account_disabled")
+
+
+class PasswordLink(SQLModel, table=True):
+    """A one-use link to set one's password (/mot-de-passe/<token>), mailed to a new user or on an
+    administrator's reset: stored as the SHA-256 of its token only, valid until `expires_at`, closed
+    once used, replaced by a newer link or when the account is disabled."""
+
+    __tablename__ = "password_link"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_password_link_token_hash"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str
+    user_id: str = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: Optional[str] = Field(default=None, foreign_key="user.id")  # the administrator; None: the CLI
+    expires_at: datetime
+    closed_at: Optional[datetime] = None
+    closed_how: Optional[str] = None  # used | replaced | account_disabled
+
+
+class MailPreference(SQLModel, table=True):
+    """Which mails a member of the staff does not want ("Mes préférences"): the kinds they turned off,
+    and whether they read their tasks in the weekly digest instead of single mails. No row: every
+    mail. Mandatory kinds (notifications/registry.py STAFF_MAILS) are sent whatever this says."""
+
+    __tablename__ = "mail_preference"
+
+    user_id: str = Field(primary_key=True, foreign_key="user.id")
+    muted_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    digest_instead: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)

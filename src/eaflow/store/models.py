@@ -214,10 +214,13 @@ class ExitProcedure(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """R21/R22: every decision, task completion and read of a person's file, with who and when."""
+    """R21/R22: every decision, task completion and read of a person's file, with who and when.
+
+    An administrator's action (accounts, the platform's details) concerns no journey: its
+    `journey_id` is None and its `detail` names the platform and the user it concerns."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    journey_id: str = Field(index=True)
+    journey_id: Optional[str] = Field(default=None, index=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     actor_kind: str  # user | timer | system | link
     actor_id: Optional[str] = None

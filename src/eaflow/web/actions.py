@@ -19,6 +19,7 @@ from eaflow.services import (
     exits,
     journeys,
     rights,
+    team,
     veille,
 )
 from eaflow.services.refusals import Refusal
@@ -75,21 +76,11 @@ class Action:
     menu: str | None = None  # the file's menu entry, when the action is offered there
     roles: frozenset[str] = frozenset({"counsellor", "manager"})
     danger: bool = False
+    choices: Callable[[Call, dict[str, Any]], dict[str, Any]] | None = None  # the schema with today's options
 
-    def schema(self) -> dict[str, Any]:
-        schema = self.model.model_json_schema()
-        properties = {name: _not_null(prop) if name in self.required else prop
-                      for name, prop in schema["properties"].items() if name not in self.hidden}
-        required = [name for name in schema.get("required", ()) if name not in self.hidden]
-        return {**schema, "properties": properties,
-                "required": required + [name for name in self.required if name not in required]}
-
-
-def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
-    """A property's schema without its `null` branch and null default: the form asks for it."""
-    branches = [branch for branch in prop.get("anyOf", ()) if branch.get("type") != "null"]
-    kept = {key: value for key, value in prop.items() if key not in ("anyOf", "default")}
-    return {**kept, **branches[0]} if len(branches) == 1 else kept
+    def schema(self, call: Call | None = None) -> dict[str, Any]:
+        schema = forms.asking_for(self.model.model_json_schema(), self.required, hidden=self.hidden)
+        return self.choices(call, schema) if self.choices and call else schema
 
 
 # ------------------------------------------------------------------------------------ the actions
@@ -130,6 +121,14 @@ async def _reactivate(call: Call, body: veille.ReactivateIn) -> None:
 
 async def _avenant(call: Call, body: avenants.AvenantIn) -> None:
     await avenants.request_avenant(call.settings, await call.client(), call.user, call.journey_id, body)
+
+
+async def _change_counsellor(call: Call, body: journeys.CounsellorChangeIn) -> None:
+    await journeys.change_counsellor(call.settings, await call.client(), call.user, call.journey_id, body)
+
+
+def _counsellors(call: Call, schema: dict[str, Any]) -> dict[str, Any]:
+    return team.with_counsellor_choices(schema, team.assignable(call.settings, call.user))
 
 
 def _exit(reason: str):
@@ -190,6 +189,11 @@ ACTIONS: dict[str, Action] = {action.path: action for action in (
            "Un changement que la convention doit suivre : nouveau représentant légal, nouvel employeur (R10). "
            "Vous rédigerez l'avenant dans la tâche qui s'ouvre.", avenants.AvenantIn, "Demander l'avenant",
            "avenant", _avenant, offered_in=ACCOMPANIED, menu="Demander un avenant"),
+    Action("conseiller", "Changer de conseiller",
+           "Chaque personne a un seul conseiller (R8). Le changement (absence, départ, réorganisation) est tracé avec "
+           "son motif (R21) ; les tâches ouvertes de la personne suivent le nouveau conseiller, dans la limite de sa "
+           "capacité (R7).", journeys.CounsellorChangeIn, "Changer de conseiller", "conseiller", _change_counsellor,
+           roles=frozenset({"manager"}), menu="Changer de conseiller", choices=_counsellors),
     *(Action(f"sortie/{reason}", f"Proposer une sortie : {EXIT_TITLES[reason].lower()}",
              "La plateforme ne décide jamais seule d'une sortie : un responsable décidera au vu de votre analyse "
              "(R15, R18). L'état de santé n'est jamais un motif de sortie : proposez plutôt une veille.",
@@ -220,9 +224,9 @@ def _action(path: str, user: User, journey: dict[str, Any]) -> Action:
     return action
 
 
-def _page(request: Request, action: Action, journey: dict, *, values: dict, errors: list[dict] | None = None,
-          status: int = 200, rows: dict[str, int] | None = None):
-    schema = action.schema()
+def _page(request: Request, call: Call, action: Action, journey: dict, *, values: dict,
+          errors: list[dict] | None = None, status: int = 200, rows: dict[str, int] | None = None):
+    schema = action.schema(call)
     return render_page(request, "action.html.j2", status=status, action=action, journey=journey, schema=schema,
                        values=values, errors=errors or [], rows=rows or {},
                        unplaced=forms.unplaced_errors(schema, errors or [], error_prefix=""))
@@ -233,7 +237,7 @@ async def _show(request: Request, visitor: Visitor, journey_id: str, path: str, 
     journey = journeys.read_journey(call.settings, call.user, journey_id)
     action = _action(path, call.user, journey)
     values = action.current(call) if action.current else {}
-    return _page(request, action, journey, values=values)
+    return _page(request, call, action, journey, values=values)
 
 
 async def _submit(request: Request, visitor: Visitor, journey_id: str, path: str, item_id: str | None):
@@ -242,18 +246,18 @@ async def _submit(request: Request, visitor: Visitor, journey_id: str, path: str
     action = _action(path, call.user, journey)
     submitted = await request.form()
     fields = {key: submitted.getlist(key) for key in submitted.keys() if key != CSRF_FIELD}
-    values, rows = forms.parse_form(action.schema(), fields)
+    values, rows = forms.parse_form(action.schema(call), fields)
     if forms.ADD_ROW in fields:
-        return _page(request, action, journey, values=values, rows=rows)
+        return _page(request, call, action, journey, values=values, rows=rows)
     try:
         body = action.model.model_validate({**values, **action.fill(call)})
         await action.run(call, body)
     except ValidationError as error:
-        return _page(request, action, journey, values=values, rows=rows, status=422, errors=field_errors(error))
+        return _page(request, call, action, journey, values=values, rows=rows, status=422, errors=field_errors(error))
     except Refusal as refusal:
         if refusal.status != 422:
             raise
-        return _page(request, action, journey, values=values, rows=rows, status=422,
+        return _page(request, call, action, journey, values=values, rows=rows, status=422,
                      errors=refusal.errors or [{"field": "", "message": refusal.detail}])
     return RedirectResponse(f"/parcours/{journey_id}?fait={action.done}", status_code=303)
 

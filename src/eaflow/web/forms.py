@@ -205,7 +205,9 @@ class _Drawer:
         if kind == "rows":
             return self.rows(node, path, value, title)
         optional = not required and node.get("default") is None
-        label = title + (" (facultatif)" if optional else "")
+        # "x-required-when": optional for the schema, asked for by one choice of the form (a rule's reason)
+        condition = node.get("x-required-when")
+        label = title + (f" ({condition})" if condition else " (facultatif)" if optional else "")
         must = required and not relaxed
         if kind in ("boolean", "choice"):
             options = [(True, "Oui"), (False, "Non")] if kind == "boolean" else _labels(node)
@@ -322,6 +324,23 @@ class _Drawer:
 
 
 # --- reading the form back --------------------------------------------------------------------------
+
+
+def asking_for(schema: dict[str, Any], required: Iterable[str] = (), *, hidden: Iterable[str] = ()) -> dict[str, Any]:
+    """The schema of a page's form: `required` top-level properties asked for even where the API takes
+    them as optional (it names the rule that wants them), `hidden` ones left out (the address gives them)."""
+    required, hidden = tuple(required), tuple(hidden)
+    properties = {name: _not_null(prop) if name in required else prop
+                  for name, prop in schema["properties"].items() if name not in hidden}
+    kept = [name for name in schema.get("required", ()) if name not in hidden]
+    return {**schema, "properties": properties, "required": kept + [name for name in required if name not in kept]}
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A property's schema without its `null` branch and null default: the form asks for it."""
+    branches = [branch for branch in prop.get("anyOf", ()) if branch.get("type") != "null"]
+    kept = {key: value for key, value in prop.items() if key not in ("anyOf", "default")}
+    return {**kept, **branches[0]} if len(branches) == 1 else kept
 
 
 def parse_form(schema: dict, form: Mapping[str, str | list[str]]) -> tuple[dict, dict[str, int]]:

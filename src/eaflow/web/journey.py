@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from eaflow.activities.notify import CHANNEL_LABELS, SITUATION_LABELS
-from eaflow.services import contacts, convention, employment, journeys, roles
+from eaflow.services import audit, contacts, convention, employment, journeys, roles
 from eaflow.services.refusals import Refusal
 from eaflow.store.models import CLOSED_STATES
 from eaflow.web import forms
@@ -40,7 +40,7 @@ def journey_page(journey_id: str, request: Request, visitor: VisitorDep, fait: s
     _staff(visitor)
     settings, user = request.app.state.settings, visitor.user
     journey = journeys.read_journey(settings, user, journey_id)
-    history = journeys.journey_history(settings, user, journey_id)
+    history = journeys.journey_history(settings, user, journey_id, with_reads=False)
     file = convention.read_convention(settings, user, journey_id)
     contact_page = contacts.list_contacts(settings, user, journey_id, limit=50)
     intensity = contacts.intensity(settings, user, journey_id)
@@ -74,3 +74,17 @@ def convention_pdf(journey_id: str, request: Request, visitor: VisitorDep,
     return Response(document.pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{document.pdf_name}"', "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/parcours/{journey_id}/journal")
+def journal_page(journey_id: str, request: Request, visitor: VisitorDep,
+                 avant: Annotated[int | None, Query(ge=1)] = None):
+    if visitor.user.role not in roles.MANAGERS:
+        raise Refusal(404, "Cette page n'existe pas.")
+    settings, user = request.app.state.settings, visitor.user
+    journal = audit.audit_journal(settings, user, journey_id, before=avant)
+    journey = journeys.read_journey(settings, user, journey_id)
+    return render_page(request, "journal.html.j2", journey=journey, items=[
+        {**event, **describe_event(event)} for event in journal["items"]],
+        next_url=f"/parcours/{journey_id}/journal?avant={journal['next_cursor']}" if journal["next_cursor"] else None,
+        first_url=f"/parcours/{journey_id}/journal" if avant else None)

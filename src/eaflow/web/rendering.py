@@ -41,10 +41,15 @@ def _hours(value: float | None) -> str:
     return f"{value or 0:.1f}".replace(".", ",") + " h"
 
 
+def _fte(value: float | None) -> str:
+    """0.5 → "0,5", 20.0 → "20": a French number without useless decimals."""
+    return f"{value or 0:g}".replace(".", ",")
+
+
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(date_fr=date_fr, date_short=date_short, datetime_fr=datetime_fr, minutes=_minutes,
+    env.filters.update(date_fr=date_fr, date_short=date_short, datetime_fr=datetime_fr, minutes=_minutes, fte=_fte,
                        hours=_hours)
     env.globals.update(render_fields=forms.render_fields, field_id=forms.field_id, outcome_rows=forms.describe, label_of=forms.label_of, navigation=navigation,
                        state_labels={state.value: label for state, label in transitions.LABELS.items()})

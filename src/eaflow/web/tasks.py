@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
+from markupsafe import Markup
 
-from eaflow.services import inbox, journeys
+from eaflow.services import convention, inbox, journeys
 from eaflow.services.refusals import Refusal
 from eaflow.web import forms
 from eaflow.web.rendering import render_page
@@ -32,6 +33,11 @@ def _page(request: Request, visitor: Visitor, task: dict[str, Any], journey: dic
           status: int = 200):
     kind = TASK_KINDS.get(task["kind"])
     user = visitor.user
+    document = None
+    if task["kind"] == "sign_convention" and task["status"] == "open" and (task.get("context") or {}).get("version"):
+        # the platform signs what it reads: the document itself, on the page of the decision
+        document = convention.convention_document(request.app.state.settings, user, task["journey_id"],
+                                                  task["context"]["version"])
     may_complete = task["status"] == "open" and (
         (task["assignee"] or {}).get("id") == user.id
         or (task["assignee"] is None and task["candidate_role"] == user.role))
@@ -42,7 +48,7 @@ def _page(request: Request, visitor: Visitor, task: dict[str, Any], journey: dic
         holds_it=(task["assignee"] or {}).get("id") == user.id,
         values=values if values is not None else task.get("prefill") or {}, errors=errors or [],
         unplaced=forms.unplaced_errors(task["outcome_schema"], errors or []) if task["outcome_schema"] else [],
-        rows=rows or {})
+        rows=rows or {}, document=document, document_body=Markup(document.html) if document else None)
 
 
 def _read(settings, user, task_id: str) -> tuple[dict, dict]:

@@ -70,6 +70,8 @@ ACTION_LABELS: dict[str, str] = {
     "history_read": "Historique consulté",
     "convention_read": "Convention consultée",
     "signature_scan_read": "Scan de signature consulté",
+    "prescription_read": "Suite de la prescription consultée par le prescripteur",
+    "journal_read": "Journal d'audit consulté",
 }
 ACTORS = {"timer": "échéance automatique", "system": "eaflow", "link": "lien de signature"}
 

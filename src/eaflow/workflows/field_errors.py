@@ -45,6 +45,15 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+class FieldValueError(ValueError):
+    """A model validator's refusal that belongs to one field (a reason a decision needs, say): raised
+    from `@model_validator`, it is shown beside that field instead of above the whole form."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def french_message(error: dict[str, Any]) -> str:
     """The French message for one pydantic error dict (from `ValidationError.errors()`)."""
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
@@ -69,6 +78,9 @@ def field_errors(error: ValidationError, prefix: str | None = None) -> list[dict
     for detail in error.errors():
         parts = [prefix] if prefix else []
         parts += [str(part) for part in detail["loc"]]
+        cause = (detail.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldValueError):
+            parts.append(cause.field)
         found.append({"field": ".".join(parts) or "body", "message": french_message(detail)})
     return found
 

@@ -116,9 +116,10 @@ def r7_can_take_one_more(caseload: int, fte: float) -> Refusal | None:
     """R7: a counsellor's caseload (veille excluded) may not exceed 20 persons per FTE."""
     capacity = r7_capacity(fte)
     if caseload + 1 > capacity:
+        persons = f"{caseload} personne{'s' if caseload > 1 else ''}"
         return Refusal(rule="R7", detail=(
-            f"Ce conseiller accompagne déjà {caseload} personnes pour une capacité de "
-            f"{capacity:g} ({PERSONS_PER_FTE} par équivalent temps plein, {fte:g} ETP) : "
+            f"Ce conseiller accompagne déjà {persons} pour une capacité de "
+            f"{capacity:g} ({PERSONS_PER_FTE} par équivalent temps plein, {f'{fte:g}'.replace('.', ',')} ETP) : "
             "choisissez un autre conseiller ou laissez la personne en liste d'attente."))
     return None
 

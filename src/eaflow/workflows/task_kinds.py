@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
-from eaflow.workflows.field_errors import field_errors
+from eaflow.workflows.field_errors import FieldValueError, field_errors
 
 
 def choice_labels(labels: Mapping[str, str]) -> Callable[[dict[str, Any]], None]:
@@ -184,12 +184,13 @@ class SignConventionOutcome(_Outcome):
         json_schema_extra=choice_labels({"sign": "Signer pour la plateforme",
                                          "refuse": "Refuser et renvoyer au conseiller"}))
     reason: str | None = Field(None, max_length=2000, title="Motif du refus",
-                               description="Obligatoire quand vous refusez : ce que le conseiller doit revoir")
+                               description="Obligatoire quand vous refusez : ce que le conseiller doit revoir",
+                               json_schema_extra={"x-required-when": "obligatoire pour refuser"})
 
     @model_validator(mode="after")
     def _reason_when_refused(self):
         if self.decision == "refuse" and not (self.reason or "").strip():
-            raise ValueError("indiquez le motif du refus")
+            raise FieldValueError("reason", "indiquez le motif du refus")
         return self
 
 
@@ -395,16 +396,18 @@ class ApproveExitOutcome(_Outcome):
         json_schema_extra=choice_labels({"approve": "Approuver la sortie", "reject": "Rejeter la sortie"}))
     consultation: str | None = Field(
         None, max_length=2000, title="Consultation de la personne",
-        description="Comment la personne (ou son représentant) a été consultée ; obligatoire pour approuver (R18)")
+        description="Comment la personne (ou son représentant) a été consultée ; obligatoire pour approuver (R18)",
+        json_schema_extra={"x-required-when": "obligatoire pour approuver"})
     reason: str | None = Field(None, max_length=2000, title="Motif de la décision",
-                               description="Obligatoire pour rejeter")
+                               description="Obligatoire pour rejeter : il est tracé et communiqué au conseiller",
+                               json_schema_extra={"x-required-when": "obligatoire pour rejeter"})
 
     @model_validator(mode="after")
     def _what_each_decision_needs(self):
         if self.decision == "approve" and not (self.consultation or "").strip():
-            raise ValueError("indiquez comment la personne ou son représentant a été consultée (R18)")
+            raise FieldValueError("consultation", "indiquez comment la personne ou son représentant a été consultée (R18)")
         if self.decision == "reject" and not (self.reason or "").strip():
-            raise ValueError("indiquez le motif du rejet")
+            raise FieldValueError("reason", "indiquez le motif du rejet")
         return self
 
 
@@ -511,6 +514,16 @@ class TaskKind:
 
 # What each rule asks, in a line a counsellor reads beside the task (DOMAIN.md has the full text).
 RULE_SUMMARIES: dict[str, str] = {
+    "R1": "l'emploi accompagné est ouvert dès 16 ans aux personnes qui ont une RQTH en cours de validité ou le "
+          "statut de bénéficiaire de l'obligation d'emploi.",
+    "R3": "rien ne commence sans le consentement de la personne ou de son représentant légal.",
+    "R4": "la décision est notifiée à la personne, au responsable de la plateforme et, si elle est en emploi, à "
+          "son employeur.",
+    "R5": "le prescripteur dit pourquoi les services de droit commun ne suffisent pas ; un autre accompagnement "
+          "déjà financé demande de justifier ce que l'emploi accompagné y ajoute.",
+    "R6": "accès rapide, dans cet ordre : personnes en emploi, sur le point d'être embauchées, sortant d'un ESAT, "
+          "puis en recherche d'emploi ; à priorité égale, la prescription la plus ancienne.",
+    "R15": "une sortie n'est possible que pour un motif prévu par le cahier des charges.",
     "R2": "une prescription du service public de l'emploi est portée à la connaissance de la CDAPH.",
     "R7": "au plus 20 personnes accompagnées par conseiller à temps plein ; un conseiller unique par personne.",
     "R9": "après l'admission, la situation est évaluée avec la personne (souhaits, besoins, ressources).",

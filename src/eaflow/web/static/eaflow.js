@@ -11,3 +11,24 @@ document.querySelectorAll('input[type="checkbox"][aria-controls]').forEach(funct
 // After a refused submission, the list of errors takes the focus (screen readers read it first).
 var summary = document.getElementById('erreurs');
 if (summary) summary.focus();
+// A table wider than its frame scrolls inside it: the frame then takes the keyboard focus (arrow keys
+// scroll it) and is named after its table's caption, so that the whole table stays reachable.
+var frameTables = function () {
+  document.querySelectorAll('.table-wrap').forEach(function (frame) {
+    var scrolls = frame.scrollWidth > frame.clientWidth + 1;
+    if (scrolls && !frame.hasAttribute('tabindex')) {
+      var caption = frame.querySelector('caption');
+      frame.setAttribute('tabindex', '0');
+      frame.setAttribute('role', 'region');
+      frame.setAttribute('aria-label', caption ? caption.textContent.trim() : 'Tableau');
+      frame.dataset.framed = 'yes';
+    } else if (!scrolls && frame.dataset.framed === 'yes') {
+      frame.removeAttribute('tabindex');
+      frame.removeAttribute('role');
+      frame.removeAttribute('aria-label');
+      delete frame.dataset.framed;
+    }
+  });
+};
+frameTables();
+window.addEventListener('resize', frameTables);

@@ -1,0 +1,203 @@
+"""The policy in force in French words, for the administrators' workspace: "3 mois", "tous les 7 jours",
+"48 heures", each with a sentence saying what it governs.
+
+`duration_words` and `every_words` turn one ISO 8601 duration (eaflow/durations.py's grammar) into
+words, keeping the units the policy wrote (PT48H is "48 heures", not "2 jours"). `WORDS` holds the
+French title of each section and, for each key of the policy (eaflow/policy.py), its sentence and how
+its value reads; a key of the policy without its French line fails the tests (tests/unit/
+test_policy_words.py), so a new duration cannot appear on the page in English or not at all.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from eaflow.durations import Duration
+from eaflow.policy import NATIONAL_DEFAULTS, Policy, load_policy, relaunch_attempt
+from eaflow.services import roles
+from eaflow.settings import Settings
+from eaflow.store.models import User
+from eaflow.workflows.task_kinds import RELAUNCH_CHANNEL_LABELS
+
+# unit letter → (singular, plural, feminine); "TM" is the minute (M after the T)
+_UNITS: dict[str, tuple[str, str, bool]] = {
+    "Y": ("an", "ans", False), "M": ("mois", "mois", False), "W": ("semaine", "semaines", True),
+    "D": ("jour", "jours", False), "H": ("heure", "heures", True), "TM": ("minute", "minutes", True),
+    "S": ("seconde", "secondes", True),
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([YMWDHS])")
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def _number(text: str) -> str:
+    value = float(text)
+    return str(int(value)) if value.is_integer() else f"{value:g}".replace(".", ",")
+
+
+def _parts(iso: str) -> list[tuple[str, str]]:
+    """(number as written in French, unit letter) of each non-zero part, in the order of the text."""
+    Duration.parse(iso)  # the same grammar as the policy: anything else is refused here too
+    dates, _, times = iso.strip()[1:].partition("T")
+    parts = [(n, u) for n, u in _PART.findall(dates)] + [(n, "TM" if u == "M" else u) for n, u in _PART.findall(times)]
+    return [(_number(n), unit) for n, unit in parts if float(n) != 0]
+
+
+def _unit(number: str, unit: str) -> str:
+    singular, plural, _ = _UNITS[unit]
+    return singular if number in ("0", "1") or (number.startswith(("0,", "1,"))) else plural
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+
+def duration_words(iso: str) -> str:
+    """'P3M' → '3 mois', 'PT48H' → '48 heures', 'P1Y6M' → '1 an et 6 mois', 'P0D' → 'aucun délai'."""
+    parts = _parts(iso)
+    if not parts:
+        return "aucun délai"
+    return _join([f"{number} {_unit(number, unit)}" for number, unit in parts])
+
+
+def every_words(iso: str) -> str:
+    """How often: 'P1M' → 'tous les mois', 'P7D' → 'tous les 7 jours', 'P2W' → 'toutes les 2 semaines',
+    'PT1H' → 'toutes les heures'; several units: 'à intervalles de 1 jour et 12 heures'."""
+    parts = _parts(iso)
+    if not parts:
+        return "en continu"
+    if len(parts) > 1:
+        return "à intervalles de " + duration_words(iso)
+    (number, unit), = parts
+    singular, plural, feminine = _UNITS[unit]
+    every = "toutes les" if feminine else "tous les"
+    if number == "1":
+        return f"{every} {plural}"
+    return f"{every} {number} {_unit(number, unit)}"
+
+
+# ---------------------------------------------------------------------------------- the policy's keys
+def _count(singular: str, plural: str) -> Callable[[int], str]:
+    def shown(value: int) -> str:
+        return f"{value:,}".replace(",", "\u202f") + " " + (singular if value <= 1 else plural)
+    return shown
+
+
+def _before_end(points: list[str]) -> str:
+    return _join([duration_words(point) for point in points]) + " avant la fin"
+
+
+def _attempts(items: list[str]) -> str:
+    steps = []
+    for item in items:
+        offset, channel = relaunch_attempt(item)
+        when = "au début" if Duration.parse(offset).is_zero() else "après " + duration_words(offset)
+        steps.append(f"{when} : {RELAUNCH_CHANNEL_LABELS[channel]}")
+    return " ; ".join(steps)
+
+
+@dataclass(frozen=True)
+class Line:
+    sentence: str  # what the key governs, in French
+    shown: Callable[[Any], str] = duration_words  # how its value reads
+
+
+_EVERY = every_words
+WORDS: dict[str, tuple[str, dict[str, Line]]] = {
+    "intake": ("Entrée : les prescriptions", {
+        "cdaph_notification_due": Line("R2 : délai pour porter une prescription du service public de l'emploi à la "
+                                       "connaissance de la CDAPH."),
+        "cdaph_reminder_every": Line("R2 : rappel à l'équipe de la plateforme tant que la CDAPH n'est pas informée.",
+                                     _EVERY),
+    }),
+    "waiting_list": ("Liste d'attente", {
+        "assignment_due": Line("R6, R7 : délai visé pour qu'un responsable désigne le conseiller d'une personne."),
+        "assignment_reminder_every": Line("Rappel aux responsables tant qu'une personne attend son conseiller.", _EVERY),
+    }),
+    "admission": ("Admission", {
+        "shared_evaluation_due": Line("R9 : délai pour l'évaluation partagée de la situation après l'admission."),
+        "shared_evaluation_reminder_every": Line("R9 : rappel au conseiller tant que l'évaluation partagée n'est pas "
+                                                 "enregistrée.", _EVERY),
+    }),
+    "convention": ("Convention individuelle", {
+        "draft_due": Line("R10 : délai pour rédiger la convention après l'évaluation partagée."),
+        "draft_reminder_every": Line("R10 : rappel au conseiller tant que la convention n'est pas rédigée.", _EVERY),
+        "signature_link_valid_for": Line("R10 : durée de validité du lien personnel de signature envoyé par courriel."),
+        "signature_reminder_every": Line("R10 : relance de chaque partie qui n'a pas encore signé.", _EVERY),
+        "signature_escalation_after": Line("R10 : alerte au conseiller quand la convention n'est toujours pas signée "
+                                           "ce temps après son envoi."),
+    }),
+    "accompaniment": ("Accompagnement", {
+        "interview_every": Line("R12 : entretien avec la personne au moins à ce rythme (l'échéance court depuis le "
+                                "dernier entretien).", _EVERY),
+        "interview_lead": Line("R12 : le conseiller reçoit une tâche pour tenir l'entretien ce temps avant son "
+                               "échéance."),
+        "avenant_draft_due": Line("R10 : délai pour rédiger un avenant après le changement qui l'appelle."),
+        "without_contact_after": Line("R13 : le point de la semaine signale les personnes qu'aucun contact n'a "
+                                      "jointes depuis ce temps."),
+        "digest_weekday": Line("Jour d'envoi du point de la semaine à chaque conseiller (heure de Paris).",
+                               lambda day: _WEEKDAYS[day - 1]),
+        "digest_hour": Line("Heure d'envoi du point de la semaine (heure de Paris).", lambda hour: f"{hour} h"),
+    }),
+    "veille": ("Veille", {
+        "max_duration": Line("R14 : durée maximale d'une veille fixée par un même accord, depuis son début."),
+        "ending_lead": Line("R14 : le conseiller reçoit une tâche ce temps avant la fin de la veille."),
+    }),
+    "rights": ("Droits : RQTH et décision de la CDAPH", {
+        "reminders_before_end": Line("R19 : le conseiller reçoit une tâche pour aider la personne à renouveler ses "
+                                     "droits, à chacune de ces échéances avant leur fin.", _before_end),
+        "renewal_task_due": Line("R19 : délai pour aider la personne à renouveler, après chaque rappel."),
+        "appeal_delay": Line("R19 : délai pour former un recours après un refus de renouvellement, à compter du "
+                             "refus."),
+    }),
+    "relaunch": ("Relances d'une personne qui ne répond plus", {
+        "not_reached_after": Line("R17 : une procédure de relance commence quand la personne n'a pas été jointe "
+                                  "depuis ce temps, malgré au moins une tentative."),
+        "attempts": Line("R17 : les tentatives de la procédure, chacune à son délai depuis le début et par son "
+                         "moyen ; le conseiller reçoit une tâche pour chacune.", _attempts),
+        "silence_minimum": Line("R17 : l'examen du silence ne vient qu'après ce temps sans aucun lien ; jamais moins "
+                                "de six mois."),
+        "minimum_channels": Line("R17 : et seulement après des tentatives par au moins ce nombre de moyens "
+                                 "différents.", _count("moyen", "moyens")),
+    }),
+    "accounts": ("Comptes et connexions", {
+        "session_idle_timeout": Line("Une session dans le navigateur se termine après ce temps sans activité."),
+        "session_lifetime": Line("Et dans tous les cas ce temps après la connexion."),
+        "sign_in_max_failures": Line("La connexion est suspendue après ce nombre d'échecs pour un même compte ou "
+                                     "depuis une même adresse…", _count("échec", "échecs")),
+        "sign_in_failure_window": Line("… dans ce laps de temps (dans les pages comme par l'API)."),
+        "password_link_validity": Line("Un lien pour choisir son mot de passe (nouveau compte ou réinitialisation) "
+                                       "ne sert qu'une fois, dans ce délai."),
+    }),
+    "workflow": ("Fonctionnement des parcours", {
+        "history_event_limit": Line("Un parcours repart sur un historique neuf quand le sien atteint ce nombre "
+                                    "d'événements.", _count("événement", "événements")),
+        "run_at_most": Line("Et au moins à ce rythme pendant l'accompagnement, pour qu'un parcours sans activité "
+                            "prenne en compte la politique et le logiciel en vigueur.", _EVERY),
+    }),
+}
+
+
+def policy_in_words(policy: Policy) -> list[dict[str, Any]]:
+    """Each section of the policy: its French title and, for each key, the value in words, the sentence
+    of what it governs, the value as written in the file and whether it is the national default."""
+    sections = []
+    for section_name in Policy.model_fields:
+        title, lines = WORDS[section_name]
+        section, default = getattr(policy, section_name), getattr(NATIONAL_DEFAULTS, section_name)
+        rows = []
+        for key in type(section).model_fields:
+            value, line = getattr(section, key), lines[key]
+            rows.append({"key": key, "words": line.shown(value), "sentence": line.sentence, "raw": value,
+                         "national": value == getattr(default, key)})
+        sections.append({"name": section_name, "title": title, "rows": rows})
+    return sections
+
+
+def policy_page(settings: Settings, user: User) -> dict[str, Any]:
+    """The policy in force (what the workers load: EAFLOW_POLICY_FILE, or the national defaults)."""
+    roles.check(user, roles.ADMINS)
+    policy = load_policy(settings.policy_file)
+    return {"sections": policy_in_words(policy),
+            "file": str(Path(settings.policy_file)) if settings.policy_file else None}

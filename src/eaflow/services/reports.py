@@ -1,0 +1,175 @@
+"""R20: the quarterly steering indicators of the manager's platform, once for the API and the pages:
+the period asked for, the report, and its downloads, a CSV a French spreadsheet opens as it is (`;`
+separator, decimal comma, UTF-8 with a BOM) and an XLSX workbook (numbers as numeric cells).
+
+What each indicator counts is eaflow.indicators'. The report holds aggregates only (no person's name
+or id, R22): reading it is not a read of anyone's file, so it writes no audit event.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from eaflow import indicators
+from eaflow.notifications.registry import date_short
+from eaflow.services import roles
+from eaflow.services.db import db_scope
+from eaflow.services.refusals import Refusal
+from eaflow.settings import Settings
+from eaflow.store.models import Platform, User
+
+FORMATS = ("json", "csv", "xlsx")
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_COLUMNS = ("group", "indicator", "label", "value")
+# The XLSX has the CSV's columns, under French headers.
+XLSX_HEADERS = ("Groupe", "Indicateur", "Libellé", "Valeur")
+XLSX_SHEET = "Indicateurs"
+GROUP_LABELS = {
+    "activity": "Activité",
+    "resources": "Ressources",
+    "distance_from_employment": "Distance à l'emploi",
+    "employment": "Emploi",
+}
+INVALID_PERIOD = "La période demandée n'est pas valable."
+NO_PLATFORM = "Ce compte n'est rattaché à aucune plateforme."
+
+
+@dataclass(frozen=True)
+class Report:
+    """One platform's indicators over one period, and what its downloads are called."""
+
+    platform_id: str
+    platform_name: str
+    department: str
+    period: indicators.Period
+    result: dict[str, Any]
+
+    @property
+    def rows(self) -> list[indicators.Row]:
+        return indicators.rows(self.result, self.platform_name)
+
+    def filename(self, extension: str) -> str:
+        start, end = self.period.start.isoformat(), self.period.end.isoformat()
+        return f"indicateurs-{self.department}-{start}-{end}.{extension}"
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    media_type: str
+    filename: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Disposition": f'attachment; filename="{self.filename}"'}
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def quarter(year: int, number: int) -> indicators.Period:
+    """Calendar quarter `number` (1–4) of `year`."""
+    first = date(year, 3 * (number - 1) + 1, 1)
+    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return indicators.Period(first, date.fromordinal(following.toordinal() - 1))
+
+
+def period_of(start: Optional[date], end: Optional[date], on: Optional[date] = None) -> indicators.Period:
+    """The period asked for (default: the last complete calendar quarter); a 422 naming the field."""
+    errors = indicators.period_errors(start, end)
+    if errors:
+        raise Refusal(422, INVALID_PERIOD, errors=errors)
+    return indicators.resolve_period(start, end, on or today())
+
+
+def indicators_report(settings: Settings, user: User, start: Optional[date], end: Optional[date]) -> Report:
+    """R20: the report of the user's platform (managers only) over the period asked for."""
+    roles.check(user, roles.MANAGERS)
+    period = period_of(start, end)
+    with db_scope(settings) as session:
+        platform = session.get(Platform, user.platform_id) if user.platform_id else None
+        if platform is None:
+            raise Refusal(403, NO_PLATFORM)
+        return Report(platform.id, platform.name, platform.department, period,
+                      indicators.report(session, platform.id, period))
+
+
+# ---------------------------------------------------------------------------------------- downloads
+
+def csv_value(value: Any) -> str:
+    """A cell as a French spreadsheet reads it: decimal comma, nothing for a missing value."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(value).replace(".", ",")
+    return str(value)
+
+
+def to_csv(rows: list[indicators.Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow((row.group, row.indicator, row.label, csv_value(row.value)))
+    return "\ufeff" + buffer.getvalue()
+
+
+def title_of(report: Report) -> str:
+    return (f"Indicateurs de pilotage — {report.platform_name} — du {date_short(report.period.start)} "
+            f"au {date_short(report.period.end)}")
+
+
+def _xlsx_value(row: indicators.Row) -> Any:
+    """Numbers stay numbers, the period's ends become dates, a missing value an empty cell."""
+    if row.group == "report" and row.indicator in ("from", "to"):
+        return date.fromisoformat(row.value)
+    return row.value
+
+
+def to_xlsx(report: Report) -> bytes:
+    """One sheet "Indicateurs": a title row (platform and period), the CSV's columns under French headers,
+    one row per indicator, columns sized to their content."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = XLSX_SHEET
+    workbook.properties.title = title_of(report)
+    workbook.properties.creator = "eaflow"
+    sheet.append((title_of(report),))
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append(XLSX_HEADERS)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    widths = [len(header) for header in XLSX_HEADERS]
+    for row in report.rows:
+        values = (row.group, row.indicator, row.label, _xlsx_value(row))
+        sheet.append(values)
+        for column, (cell, value) in enumerate(zip(sheet[sheet.max_row], values)):
+            if isinstance(value, str):
+                cell.data_type = "s"  # text, never a formula (a counsellor's name may start with "=")
+            elif isinstance(value, date):
+                cell.number_format = "DD/MM/YYYY"
+            widths[column] = max(widths[column], len(csv_value(value)) if not isinstance(value, date) else 10)
+    for letter, width in zip("ABCD", widths):
+        sheet.column_dimensions[letter].width = min(width + 2, 90)
+    sheet.freeze_panes = "A3"
+    sheet.auto_filter.ref = f"A2:D{sheet.max_row}"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export(report: Report, format: str) -> Export:
+    """The report as a file to download: `csv` or `xlsx`."""
+    if format == "csv":
+        return Export(to_csv(report.rows).encode("utf-8"), CSV_MEDIA_TYPE, report.filename("csv"))
+    if format == "xlsx":
+        return Export(to_xlsx(report), XLSX_MEDIA_TYPE, report.filename("xlsx"))
+    raise Refusal(422, "Format inconnu.", errors=[{"field": "format", "message": "choisissez csv ou xlsx"}])

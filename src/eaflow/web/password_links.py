@@ -1,0 +1,108 @@
+"""/mot-de-passe/<token>: the public page where the holder of a one-use link (mailed to a new account,
+or on an administrator's reset) chooses their password. No session: the form is protected like the
+sign-in form, by a random cookie repeated in the form (double submit), its path this page's. It
+carries the pages' security headers, and no referrer ever leaves with the token in it."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+
+from eaflow.services import password_links
+from eaflow.services.password_links import PATH
+from eaflow.services.refusals import Refusal
+from eaflow.web.rendering import render_page
+from eaflow.web.routing import CSRF_REFUSED, MAX_BODY, TOO_BIG, error_page
+from eaflow.web.session import ANONYMOUS_CSRF_COOKIE, CSRF_FIELD
+
+COOKIE_PATH = PATH + "/"
+HEADERS = {"Referrer-Policy": "no-referrer"}
+DONE_PATH = PATH + "/enregistre"
+
+
+class PublicFormRoute(APIRoute):
+    """The pages' route class for a page without session: a bounded body, the anonymous CSRF cookie
+    checked on every POST (403, nothing written), a refusal as a French page. It never reads the
+    session cookie, so a signed-in visitor's link is handled like anyone's."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                if request.method == "POST":
+                    declared = request.headers.get("content-length", "")
+                    if not declared.isdigit() or int(declared) > MAX_BODY:
+                        return error_page(request, Refusal(413 if declared.isdigit() else 411, TOO_BIG))
+                    form = await request.form()
+                    expected, submitted = request.cookies.get(ANONYMOUS_CSRF_COOKIE), form.get(CSRF_FIELD)
+                    if not (expected and isinstance(submitted, str) and hmac.compare_digest(expected, submitted)):
+                        return error_page(request, Refusal(403, CSRF_REFUSED))
+                return await handler(request)
+            except Refusal as refusal:
+                return error_page(request, refusal)
+            except RequestValidationError:
+                return error_page(request, Refusal(404, "Cette page n'existe pas."))
+
+        return route
+
+
+router = APIRouter(route_class=PublicFormRoute, include_in_schema=False)
+
+
+def _form_page(request: Request, token: str, holder: dict, *, errors: list[dict] | None = None,
+               status: int = 200) -> Response:
+    csrf = request.cookies.get(ANONYMOUS_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    request.state.anonymous_csrf = csrf  # what render_page puts in ui.csrf()
+    placed: dict[str, list[str]] = {}
+    for error in errors or ():
+        placed.setdefault(error["field"], []).append(error["message"])
+    response = render_page(request, "password.html.j2", status=status, token=token, holder=holder,
+                           errors=errors or [], placed=placed, min_length=password_links.MIN_LENGTH,
+                           headers=HEADERS)
+    response.set_cookie(ANONYMOUS_CSRF_COOKIE, csrf, httponly=True, samesite="strict",
+                        secure=request.app.state.settings.public_url.startswith("https://"), path=COOKIE_PATH)
+    return response
+
+
+def _dead_link(request: Request, refusal: Refusal) -> Response:
+    return render_page(request, "password_invalid.html.j2", status=refusal.status, refusal=refusal, headers=HEADERS)
+
+
+@router.get(DONE_PATH)
+def password_set_page(request: Request):
+    return render_page(request, "password_done.html.j2", headers=HEADERS)
+
+
+@router.get(PATH + "/{token}")
+def password_page(token: str, request: Request):
+    try:
+        holder = password_links.link_holder(request.app.state.settings, token)
+    except Refusal as refusal:
+        if refusal.status not in (404, 410):
+            raise
+        return _dead_link(request, refusal)
+    return _form_page(request, token, holder)
+
+
+@router.post(PATH + "/{token}")
+def set_password(token: str, request: Request, password: Annotated[str, Form(max_length=2000)] = "",
+                 confirmation: Annotated[str, Form(max_length=2000)] = ""):
+    settings = request.app.state.settings
+    try:
+        password_links.set_password(settings, token, password, confirmation)
+    except Refusal as refusal:
+        if refusal.status in (404, 410):
+            return _dead_link(request, refusal)
+        if refusal.status != 422:
+            raise
+        return _form_page(request, token, password_links.link_holder(settings, token), errors=refusal.errors,
+                          status=422)
+    response = RedirectResponse(DONE_PATH, status_code=303)
+    response.delete_cookie(ANONYMOUS_CSRF_COOKIE, path=COOKIE_PATH)
+    return response
