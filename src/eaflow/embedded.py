@@ -461,7 +461,8 @@ class EmbeddedStack:
             counsellor = next(a for a in demo.DEMO_ACCOUNTS if a.role == "counsellor")
             lines.append("")
             lines.append(f"Sign in at {self.api_url}/connexion as {counsellor.email} / {demo.DEMO_PASSWORD}")
-            lines.append("to see a counsellor's tasks and persons.")
+            lines.append("to see a counsellor's tasks and persons; as the manager for the waiting list, the team,")
+            lines.append("the decisions and the indicators; as the prescriber or the admin for theirs.")
         return "\n".join(lines) + "\n"
 
     def _has_users(self) -> bool:
