@@ -1,54 +1,78 @@
-"""Server time of the counsellor's pages at scale, on PostgreSQL, through the real app.
+"""Server time of the counsellor's and the manager's pages at scale, on PostgreSQL, through the real app.
 
     .venv/bin/python -m bench.pages [--journeys 10000] [--tasks 100000] [--requests 300] [--platforms 10]
                                     [--caseload 20] [--past-views 10] [--users 60] [--server test|machine]
-                                    [--gc-freeze] [--profile [N]] [-v] [--quick] [--keep]
+                                    [--no-gc-freeze] [--profile [N]] [-v] [--quick] [--keep]
 
 Seeds directly into a fresh PostgreSQL database (migrated by `upgrade`, then bulk INSERTs), as
 bench/inbox_latency.py does:
 * `--platforms` platforms, one manager each, and as many counsellors (FTE 1.0, French names) as it
-  takes to follow 85 % of the journeys at `--caseload` persons each (R7: 20 per FTE);
+  takes to follow the open journeys (admitted to veille, 72 %) at `--caseload` persons each (R7: 20
+  per FTE);
 * `--journeys` journeys, each with its Person (French first and last names, birth dates 1962-2005,
   `search_name` "first last" lowercased, an e-mail and a phone; 8 % with a legal representative,
-  the persons in work with their employer): 15 % `waiting_list` (no counsellor), 12 % `admitted`,
-  13 % `convention`, 50 % `accompaniment`, 10 % `veille`, with dates that follow one another
-  (prescription, admission, shared evaluation, signature) and their counsellor's assignment row;
+  the persons in work with their employer): 15 % `waiting_list` (no counsellor, the R6 `waiting_key`
+  of eaflow.workflows.rules), 12 % `admitted`, 13 % `convention`, 37 % `accompaniment`, 10 % `veille`,
+  10 % `exited` and 3 % `refused` (at intake, R1/R3/R5), with dates that follow one another
+  (prescription, admission, shared evaluation, signature, exit) and their counsellor's assignment row.
+  An exited journey went through a signed convention and an exit procedure (R18: `exit_proposed`, the
+  manager's `approve_exit` done, `journey_exited`, its `exit_procedure` row, a reason among R15's); a
+  third of the exits fall in the last complete calendar quarter (the indicators' default period), the
+  others in the 15 months before today;
 * their open tasks, as the journey would have opened them: `shared_evaluation` (admitted),
-  `draft_convention` (convention), `plan_interview` on the next interview's deadline plus, for some,
-  `renew_rights`, `relaunch_attempt`, `draft_avenant`, `analyse_silence` (accompaniment),
-  `veille_ending` and `renew_rights` (veille), all assigned to the counsellor (1 in 50 given back to
-  the team), and the managers' `assign_counsellor`, `notify_cdaph`, `interview_overdue`;
+  `draft_convention` (convention), `plan_interview` on the next interview's deadline (some already
+  past: R12's late interviews) plus, for some, `renew_rights`, `relaunch_attempt`, `draft_avenant`,
+  `analyse_silence` (accompaniment), `veille_ending` and `renew_rights` (veille), all assigned to the
+  counsellor (1 in 50 given back to the team; some overdue), and the managers' `assign_counsellor`,
+  `notify_cdaph`, `interview_overdue`;
 * completed tasks up to `--tasks` in all: the entry's (notify_cdaph, assign_counsellor,
-  shared_evaluation, draft_convention, sign_convention) and then quarterly `plan_interview`s (each with
-  its interview contact), `relaunch_attempt`s and `renew_rights` spread over the accompaniment's life;
-* contacts (R13, valid place/channel/participants, about one a month since admission, phone, on site,
-  at the workplace, some attempts that did not reach the person), so the intensity (R11) has months
-  to read; a signed convention (one version with its real HTML and PDFs, rendered once by
-  eaflow.documents and reused, its parties and accepted signatures) for the journeys in
-  accompaniment or veille, a shared evaluation from the convention on; employment episodes for a
-  third of the accompanied (some closed);
+  shared_evaluation, draft_convention, sign_convention, approve_exit) and then quarterly
+  `plan_interview`s (each with its interview contact), `relaunch_attempt`s and `renew_rights` spread
+  over the accompaniment's life (until the exit, for an exited journey);
+* contacts (R13, valid place/channel/participants, about one a month from admission to today or the
+  exit, phone, on site, at the workplace, some attempts that did not reach the person), and the
+  `intensity_month` rows recording them leaves (R11 minutes, R13 workplace minutes, the level), so the
+  file's intensity and the indicators have months to read; a signed convention (one version with its
+  real HTML and PDFs, rendered once by eaflow.documents and reused, its parties and accepted
+  signatures) for the journeys in accompaniment, veille or exited, a shared evaluation from the
+  convention on; employment episodes for a third of those (some closed);
 * the audit trail those make (R21: prescription, intake, waiting list, assignment, task opened and
-  done, evaluation, convention drafted and signed, contacts) and `--past-views` earlier views of each
-  file by its counsellor (five read events each, R22: every read is traced, and the history page
-  reads them back);
+  done, evaluation, convention drafted and signed, veille, exit, contacts; the steps carry
+  `detail.state`, as record_step writes it, which the indicators read back as each journey's timeline)
+  and `--past-views` earlier views of each file by its counsellor (five read events each, R22: every
+  read is traced, and the history page reads them back);
 * ANALYZE, then web sessions written directly (`AccessToken` kind "web", last used now; signing in
-  through argon2 would take minutes), for `--users` counsellors drawn at random.
+  through argon2 would take minutes), for `--users` counsellors drawn at random and every manager.
+It then prints what the managers' pages have to show on one platform (its journeys by state, the
+team's overdue tasks and late interviews, and the key figures of its indicators for the last complete
+quarter, computed by eaflow.indicators), so that an empty report cannot pass unnoticed.
 
 Then, through the FastAPI app in this process (httpx ASGITransport: no network, no uvicorn, the
 lifespan is not run, so no Temporal connection: a GET page never asks for it; the app, its
 dependencies, the services, SQLAlchemy, psycopg and PostgreSQL are the real ones), one request at a
-time, each as a counsellor drawn from those, with the cookie `eaflow_session` and `Accept: text/html`:
+time, with the cookie `eaflow_session` and `Accept: text/html`, each as a counsellor drawn from those
+signed in:
 * `/`, the inbox ("Mes tâches": my open tasks, the team's, the counts by kind, saved views);
 * `/taches/{id}`, one of the counsellor's own open tasks, the kinds taken in turn
   (shared_evaluation, plan_interview, draft_convention);
-* `/parcours/{id}`, one of the counsellor's journeys (the person's file).
-After a warm-up, the three pages are measured in turn, `--requests` times each. The server time is
+* `/parcours/{id}`, one of the counsellor's journeys (the person's file; not an exited one);
+and each as a manager drawn from the platforms' managers:
+* `/liste-attente`, the waiting list of their platform in R6 order, each person with an "Attribuer"
+  form listing the counsellors and their loads (R7), and the counsellors' capacities
+  (eaflow.services.team `waiting_list`, `assignable`);
+* `/equipe`, the team: each counsellor's caseload against capacity, persons in veille, overdue tasks,
+  quarterly interviews past due (R12) and next deadlines (eaflow.services.team `team`);
+* `/indicateurs`, the steering indicators of the last complete quarter (R20: no period asked, the
+  page's default; eaflow.services.reports and eaflow.indicators), tables and charts.
+After a warm-up, the six pages are measured in turn, `--requests` times each. The server time is
 the wall time of one request through ASGITransport (the whole app, the database round trips over
 loopback TCP, the rendering; the client's own share is a fraction of a millisecond). Every answer
-must be a 200 holding the page's heading, or the script fails. Prints p50/p95/p99/max per page (and
-per task kind, per journey state), the SQL statements one request of each page sends, and whether
-p95 < 100 ms. `--profile` adds a breakdown of each page's time by service call (with its SQL time
-and statements). Exits 0 when every page's p95 is under the target, else 1.
+must be a 200 holding the page's `<h1>` ("Mes tâches", the task's title, the person's name, "Liste
+d'attente", "Équipe", "Indicateurs…"), or the script fails. Prints p50/p95/p99/max per page (and per
+task kind, per journey state), the SQL statements one request of each page sends, and each page's p95
+against its target (`TARGETS_MS`): < 100 ms for every page, < 500 ms for `/indicateurs`.
+`--profile` adds a breakdown of each page's time by service call (with its SQL time and
+statements). Exits 0 when every page's p95 is under its target, else 1.
 PostgreSQL: tests/pg.py's PostgresServer when it exists (test settings: fsync off), else
 bench/harness.py's BenchPostgres; `--server machine` takes BenchPostgres on the machine's own
 initdb/pg_ctl with their default settings (fsync on: each audited read commits to disk, as in
@@ -74,6 +98,9 @@ from pathlib import Path
 from typing import Any, Self
 
 TARGET_P95_MS = 100.0
+# The p95 each page must stay under: 100 ms for every page, 500 ms for the quarter's indicators (issue 12).
+TARGETS_MS = {"/": TARGET_P95_MS, "/taches/{id}": TARGET_P95_MS, "/parcours/{id}": TARGET_P95_MS,
+              "/liste-attente": TARGET_P95_MS, "/equipe": TARGET_P95_MS, "/indicateurs": 500.0}
 SESSION_COOKIE = "eaflow_session"
 TASK_PAGE_KINDS = ("shared_evaluation", "plan_interview", "draft_convention")
 READ_ACTIONS = ("journey_read", "history_read", "convention_read", "contacts_read", "employment_read")
@@ -110,8 +137,13 @@ WISHES = "Travailler dans la vente ou la logistique, à temps partiel, près de 
 NEEDS = "Un accompagnement à la prise de poste et un aménagement des horaires."
 RESOURCES = "Permis B, expérience en magasin, soutien de sa famille."
 
-STATES = (("waiting_list", 0.15), ("admitted", 0.12), ("convention", 0.13), ("accompaniment", 0.50),
-          ("veille", 0.10))
+STATES = (("waiting_list", 0.15), ("admitted", 0.12), ("convention", 0.13), ("accompaniment", 0.37),
+          ("veille", 0.10), ("exited", 0.10), ("refused", 0.03))
+FOLLOWED = ("admitted", "convention", "accompaniment", "veille")  # with a counsellor, open
+SIGNED = ("accompaniment", "veille", "exited")  # went through a signed convention
+EXIT_REASONS = (("person_request", 0.30), ("disengagement", 0.20), ("reorientation", 0.15), ("move", 0.15),
+                ("non_renewal", 0.15), ("death", 0.05))
+REFUSAL_RULES = (("R1", 0.6), ("R3", 0.2), ("R5", 0.2))
 CHANNELS = (("cdaph", 0.4), ("france_travail", 0.3), ("cap_emploi", 0.2), ("mission_locale", 0.1))
 SITUATIONS = (("seeking", 0.5), ("employed", 0.3), ("about_to_be_hired", 0.1), ("leaving_esat", 0.1))
 
@@ -200,7 +232,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
 
     from bench.harness import department_codes, password_hash
     from bench.inbox_latency import _task, _user
-    from eaflow.store.accompaniment import Contact, EmploymentEpisode
+    from eaflow.store.accompaniment import Contact, EmploymentEpisode, IntensityMonth
     from eaflow.store.accounts import SavedView
     from eaflow.store.convention import (
         Convention,
@@ -213,6 +245,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
     from eaflow.store.models import (
         AuditEvent,
         CounsellorAssignment,
+        ExitProcedure,
         Journey,
         Person,
         Platform,
@@ -220,6 +253,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
         Task,
         User,
     )
+    from eaflow.workflows import rules
     from eaflow.workflows.task_kinds import TASK_KINDS
 
     upgrade(db_url)
@@ -230,7 +264,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
     document = sample_convention(rng)
 
     # -- platforms, managers, counsellors
-    followed = round(journeys * 0.85)
+    followed = round(journeys * sum(share for state, share in STATES if state in FOLLOWED))
     per_platform = max(1, math.ceil(followed / caseload / platforms))
     platform_rows, user_rows = [], []
     managers: dict[str, str] = {}
@@ -256,6 +290,8 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
         names[row["id"]] = row["display_name"]
 
     # -- journeys and persons (the parents of everything else: inserted first)
+    quarter_end = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1) - timedelta(days=1)  # the last complete one
+    quarter_start = date(quarter_end.year, quarter_end.month - 2, 1)
     journey_rows, person_rows = [], []
     slot: dict[str, int] = defaultdict(int)
     platform_ids = list(staff)
@@ -265,16 +301,27 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
         state = _pick(rng, STATES)
         channel, situation = _pick(rng, CHANNELS), _pick(rng, SITUATIONS)
         counsellor = None
-        if state != "waiting_list":
+        if state not in ("waiting_list", "refused"):
             team = staff[platform_id]
             counsellor = team[slot[platform_id] % len(team)]
             slot[platform_id] += 1
-        admitted = {"waiting_list": None, "admitted": today - timedelta(days=rng.randint(0, 40)),
+        admitted = {"waiting_list": None, "refused": None, "admitted": today - timedelta(days=rng.randint(0, 40)),
                     "convention": today - timedelta(days=rng.randint(30, 90)),
                     "accompaniment": today - timedelta(days=rng.randint(90, 1100)),
-                    "veille": today - timedelta(days=rng.randint(200, 1100))}[state]
+                    "veille": today - timedelta(days=rng.randint(200, 1100)),
+                    "exited": today - timedelta(days=rng.randint(300, 1100))}[state]
         delay = rng.randint(10, 120)
-        prescribed = admitted - timedelta(days=delay) if admitted else today - timedelta(days=rng.randint(0, 180))
+        prescribed = admitted - timedelta(days=delay) if admitted else \
+            today - timedelta(days=rng.randint(0, 400 if state == "refused" else 180))
+        exited_on = exit_reason = refusal = None
+        if state == "exited":  # after the signature (at most 65 days after admission); a third in the last quarter
+            if rng.random() < 0.35:
+                exited_on = quarter_start + timedelta(days=rng.randint(0, (quarter_end - quarter_start).days))
+            else:
+                exited_on = today - timedelta(days=rng.randint(1, min(450, (today - admitted).days - 95)))
+            exit_reason = _pick(rng, EXIT_REASONS)
+        elif state == "refused":
+            refusal = [{"rule": _pick(rng, REFUSAL_RULES), "detail": "Prescription non retenue à l'examen."}]
         permanent = rng.random() < 0.2
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         urgent = rng.random() < 0.05
@@ -282,7 +329,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
         journey_rows.append({
             "id": journey_id, "platform_id": platform_id, "state": state, "channel": channel, "urgent": urgent,
             "situation": situation, "prescribed_on": prescribed, "prescriber_id": None, "counsellor_id": counsellor,
-            "waiting_key": f"{0 if urgent else 1}|{prescribed.isoformat()}|{journey_id}" if state == "waiting_list" else None,
+            "waiting_key": rules.r6_waiting_list_key(situation, prescribed) if state == "waiting_list" else None,
             "admitted_on": admitted, "admission_delay_days": delay if admitted else None,
             "rqth_until": None if permanent else today + timedelta(days=rng.randint(30, 1800)),
             "rqth_permanent": permanent, "boe_category": None,
@@ -290,6 +337,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
             "cdaph_informed_how": "courrier" if channel != "cdaph" and admitted else None,
             "next_interview_due": today + timedelta(days=rng.randint(-10, 90)) if state == "accompaniment" else None,
             "last_contact_on": None, "veille_until": today + timedelta(days=rng.randint(10, 180)) if state == "veille" else None,
+            "exited_on": exited_on, "exit_reason": exit_reason, "refusal": refusal,
             "created_at": created, "updated_at": now - timedelta(days=rng.uniform(0, 30)),
         })
         employer = None
@@ -317,8 +365,9 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
         for start in range(0, len(journey_rows), 5000):
             session.execute(insert(Journey), journey_rows[start:start + 5000])
             session.execute(insert(Person), person_rows[start:start + 5000])
-        rows = Rows(session, [CounsellorAssignment, SharedEvaluation, Task, Contact, Convention, ConventionVersion,
-                              ConventionParty, Signature, EmploymentEpisode, AuditEvent, SavedView])
+        rows = Rows(session, [CounsellorAssignment, SharedEvaluation, Task, Contact, IntensityMonth, Convention,
+                              ConventionVersion, ConventionParty, Signature, EmploymentEpisode, ExitProcedure,
+                              AuditEvent, SavedView])
 
         def audit(journey_id, at, action, actor=None, detail=None, step_key=None, kind=None):
             rows.add(AuditEvent, {"journey_id": journey_id, "at": at, "actor_kind": kind or ("user" if actor else "system"),
@@ -377,7 +426,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
         # -- the entry's completed tasks, then the accompaniment's until the total is reached
         entry: list[tuple] = []
         for journey in journey_rows:
-            if journey["state"] == "waiting_list":
+            if journey["state"] in ("waiting_list", "refused"):
                 continue
             manager, counsellor = managers[journey["platform_id"]], journey["counsellor_id"]
             prescribed, admitted = journey["prescribed_on"], journey["admitted_on"]
@@ -386,19 +435,24 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
                               {"informed_on": (prescribed + timedelta(days=5)).isoformat(), "how": "courrier",
                                "reference": None}))
             entry.append((journey, "assign_counsellor", manager, prescribed, admitted, {"counsellor_id": counsellor}))
-            if journey["state"] in ("convention", "accompaniment", "veille"):
+            if journey["state"] in ("convention", *SIGNED):
                 evaluated = admitted + timedelta(days=rng.randint(7, 25))
                 journey["_evaluated"] = evaluated
                 entry.append((journey, "shared_evaluation", counsellor, admitted, evaluated,
                               {"evaluated_on": evaluated.isoformat(), "wishes": WISHES, "needs": NEEDS,
                                "resources": RESOURCES, "employer_expectations": None}))
-            if journey["state"] in ("accompaniment", "veille"):
+            if journey["state"] in SIGNED:
                 drafted = journey["_evaluated"] + timedelta(days=rng.randint(5, 20))
                 signed = drafted + timedelta(days=rng.randint(3, 20))
                 journey["_drafted"], journey["_signed"] = drafted, signed
                 entry.append((journey, "draft_convention", counsellor, journey["_evaluated"], drafted,
                               document["content"]))
                 entry.append((journey, "sign_convention", manager, drafted, signed, {"decision": "sign", "reason": None}))
+            if journey["state"] == "exited":  # R18: proposed by the counsellor, approved by the manager
+                journey["_proposed"] = journey["exited_on"] - timedelta(days=rng.randint(2, 20))
+                entry.append((journey, "approve_exit", manager, journey["_proposed"], journey["exited_on"],
+                              {"decision": "approve", "consultation": "Entretien avec la personne, qui confirme.",
+                               "reason": None}))
         budget = tasks - len(open_rows) - len(entry)
         if budget < 0:
             out(f"  (--tasks {tasks} is less than the {len(open_rows) + len(entry)} open and entry tasks "
@@ -406,8 +460,8 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
             rng.shuffle(entry)
             del entry[max(0, tasks - len(open_rows)):]
             budget = 0
-        accompanied = [j for j in journey_rows if j["state"] in ("accompaniment", "veille")]
-        weights = [max(1, (today - j["_signed"]).days) for j in accompanied]
+        accompanied = [j for j in journey_rows if j["state"] in SIGNED]
+        weights = [max(1, ((j["exited_on"] or today) - j["_signed"]).days) for j in accompanied]
         later: dict[str, int] = defaultdict(int)
         if accompanied and budget:
             for journey in rng.choices(accompanied, weights=weights, k=budget):
@@ -431,12 +485,17 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
             audit(journey_id, prescribed_at, "prescription_received",
                   detail={"channel": journey["channel"], "urgent": journey["urgent"], "situation": journey["situation"]},
                   step_key=f"{journey_id}/prescription")
+            if state == "refused":
+                audit(journey_id, prescribed_at + timedelta(minutes=1), "intake_refused",
+                      detail={"refusal": journey["refusal"], "state": "refused"}, step_key=f"{journey_id}/intake")
+                continue
             audit(journey_id, prescribed_at + timedelta(minutes=1), "intake_accepted", step_key=f"{journey_id}/intake")
             audit(journey_id, prescribed_at + timedelta(minutes=2), "waiting_list_entered",
                   detail={"state": "waiting_list"}, step_key=f"{journey_id}/waiting-list")
             if counsellor is None:
                 continue
-            plan["by_counsellor"][counsellor].append((journey_id, state))
+            if state != "exited":  # the files a counsellor opens (/parcours/{id})
+                plan["by_counsellor"][counsellor].append((journey_id, state))
             person = person_rows[int(journey_id[2:])]
             plan["persons"][journey_id] = f"{person['first_name']} {person['last_name']}"
             admitted = journey["admitted_on"]
@@ -481,13 +540,14 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
                       {"rule": "R13", "contact_id": contact_id, "fields": {**fields, "note": bool(row["note"])},
                        **({"task_id": task_id} if task_id else {})}, f"contact/{contact_id}/recorded")
 
-            days = (today - admitted).days
+            last_day = journey["exited_on"] or today  # contacts, tasks, jobs and views stop at the exit
+            days = (last_day - admitted).days
             for _ in range(max(1, round(days / 30 * rng.uniform(0.6, 1.4)))):
                 contact(admitted + timedelta(days=rng.randint(0, days)))
 
-            if state in ("accompaniment", "veille"):
+            if state in SIGNED:
                 signed, signed_at = journey["_signed"], _at(journey["_signed"], rng)
-                span = max(1, (today - signed).days)
+                span = max(1, (last_day - signed).days)
                 for k in range(later.get(journey_id, 0)):
                     kind = _pick(rng, (("plan_interview", 0.7), ("relaunch_attempt", 0.15), ("renew_rights", 0.15)))
                     done_on = signed + timedelta(days=rng.randint(1, span))
@@ -546,7 +606,7 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
                 if rng.random() < 0.35:  # a job during the accompaniment (R16), a third of them over
                     started = signed + timedelta(days=rng.randint(0, span))
                     ended = started + timedelta(days=rng.randint(30, 300)) if rng.random() < 0.3 else None
-                    if ended and ended > today:
+                    if ended and ended > last_day:
                         ended = None
                     rows.add(EmploymentEpisode, {
                         "id": f"em-{journey_id}", "journey_id": journey_id, "employer_name": rng.choice(EMPLOYERS),
@@ -557,14 +617,36 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
                         "opened_by": counsellor, "opened_at": _at(started, rng),
                         "closed_by": counsellor if ended else None, "closed_at": _at(ended, rng) if ended else None})
                     audit(journey_id, _at(started, rng), "employment_opened", counsellor, {"rule": "R16"})
+                if state == "exited":  # R18: the procedure, proposed then approved; the journey exits
+                    reason, proposed_at, exited_at = journey["exit_reason"], _at(journey["_proposed"], rng), \
+                        _at(journey["exited_on"], rng)
+                    detail = {"rule": "R15", "reason": reason, "label": rules.EXIT_REASONS[reason]}
+                    rows.add(ExitProcedure, {
+                        "id": f"{journey_id}-x1", "journey_id": journey_id, "reason": reason, "status": "approved",
+                        "opened_at": proposed_at, "opened_by": counsellor, "closed_at": exited_at, "closed_by": manager,
+                        "decision_reason": None, "detail": detail})
+                    audit(journey_id, proposed_at, "exit_proposed", counsellor, {**detail, "state": "exit_proposed"},
+                          f"{journey_id}/exit/1")
+                    audit(journey_id, exited_at, "journey_exited", manager,
+                          {**detail, "rule": "R18", "state": "exited"}, f"{journey_id}/exit/closed")
             for row in contacts:
                 rows.add(Contact, row)
+            months: dict[date, list[int]] = defaultdict(lambda: [0, 0])  # R11, R13: as recording them leaves them
+            for row in contacts:
+                total = months[row["occurred_on"].replace(day=1)]
+                total[0] += row["duration_minutes"] if row["reached"] else 0
+                total[1] += row["duration_minutes"] if row["reached"] and row["place"] == "workplace" else 0
+            for month, (minutes, workplace) in months.items():
+                rows.add(IntensityMonth, {"journey_id": journey_id, "month": month, "minutes": minutes,
+                                          "workplace_minutes": workplace, "level": rules.r11_intensity_level(minutes),
+                                          "updated_at": now})
             contacts_total += len(contacts)
             reached = [c["occurred_on"] for c in contacts if c["reached"]]
             journey["last_contact_on"] = max(reached) if reached else None
             # earlier views of the file by its counsellor (R22: each traced, five events a view)
+            viewed_until = _at(journey["exited_on"], rng) if journey["exited_on"] else now
             for _ in range(past_views):
-                seen = now - timedelta(days=rng.uniform(0, min(90, max(1, days))))
+                seen = viewed_until - timedelta(days=rng.uniform(0, min(90, max(1, days))))
                 for action in READ_ACTIONS:
                     audit(journey_id, seen, action, counsellor)
 
@@ -584,7 +666,46 @@ def seed(db_url: str, *, journeys: int, tasks: int, platforms: int, caseload: in
     counts.update(journey=len(journey_rows), person=len(person_rows), user=len(user_rows), platform=len(platform_rows))
     plan["counts"] = counts
     plan["counsellors"] = [u["id"] for u in user_rows if u["role"] == "counsellor"]
+    plan["managers"] = list(managers.values())
     return plan
+
+
+def managers_data(db_url: str, plan: dict) -> list[str]:
+    """What the managers' pages have to show, for one platform: the waiting list, the team's late work,
+    and the indicators of the last complete quarter (through eaflow.indicators, as the page reads them)."""
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from eaflow import indicators
+    from eaflow.store.db import engine_for
+    from eaflow.store.models import Journey, Task, User
+
+    now = datetime.now(UTC)
+    period = indicators.last_complete_quarter(now.date())
+    with Session(engine_for(db_url)) as session:
+        platform = session.get(User, plan["managers"][0]).platform_id
+        states = dict(session.exec(select(Journey.state, func.count()).where(Journey.platform_id == platform)
+                                   .group_by(Journey.state)).all())
+        overdue = session.exec(select(func.count()).select_from(Task).where(
+            Task.platform_id == platform, Task.status == "open", Task.due_at < now,
+            Task.assignee_id.is_not(None))).one()
+        late = session.exec(select(func.count()).select_from(Journey).where(
+            Journey.platform_id == platform, Journey.next_interview_due < now.date(),
+            Journey.state == "accompaniment")).one()
+        result = indicators.report(session, platform, period)
+    activity, intensity = result["activity"], result["distance_from_employment"]["intensity"]
+    employment = result["employment"]
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    reasons = ", ".join(f"{n} {reason}" for reason, n in activity["exits"]["by_reason"].items() if n)
+    levels = ", ".join(f"{n} {level}" for level, n in intensity["person_months_by_level"].items())
+    pages = (f"platform {platform}: {sum(states.values())} journeys ({counts}); {overdue} overdue open tasks "
+             f"assigned, {late} quarterly interviews past due")
+    report = (f"its indicators for {period.start} – {period.end}: {activity['persons_accompanied']} accompanied, "
+              f"{activity['new_entries']['total']} admissions, {activity['exits']['total']} exits ({reasons}), "
+              f"{activity['prescriptions']['received']} prescriptions ({activity['prescriptions']['refused']} "
+              f"refused), {activity['waiting_list_at_end']} waiting at the end, {intensity['person_months']} "
+              f"person-months ({levels}), {employment['persons_in_employment']['at_end']} in employment at the end")
+    return [pages, report]
 
 
 def server_settings(db_url: str) -> str:
@@ -619,11 +740,14 @@ def open_web_sessions(db_url: str, user_ids: list[str], lifetime: timedelta = ti
 
 # ------------------------------------------------------------------------------ measuring
 def requests_plan(plan: dict, tokens: dict[str, str], count: int, rng: random.Random) -> dict[str, list[dict]]:
-    """`count` requests of each page: (path, who, the heading the page must hold, a label to group by)."""
+    """`count` requests of each page: (path, who, the heading the page must hold, a label to group by).
+    The counsellors' pages are asked by the counsellors signed in, the managers' by the managers."""
     from markupsafe import escape
 
-    users = list(tokens)
-    pages: dict[str, list[dict]] = {"/": [], "/taches/{id}": [], "/parcours/{id}": []}
+    managers = [user for user in tokens if user in set(plan["managers"])]
+    users = [user for user in tokens if user not in set(managers)]
+    pages: dict[str, list[dict]] = {"/": [], "/taches/{id}": [], "/parcours/{id}": [], "/liste-attente": [],
+                                    "/equipe": [], "/indicateurs": []}
     by_kind: dict[str, list[tuple[str, str]]] = defaultdict(list)  # kind -> (user, task id)
     for user in users:
         for kind, task_id in plan["open_by_counsellor"][user]:
@@ -642,7 +766,14 @@ def requests_plan(plan: dict, tokens: dict[str, str], count: int, rng: random.Ra
         journey_id, state = rng.choice(plan["by_counsellor"][owner])
         pages["/parcours/{id}"].append({"path": f"/parcours/{journey_id}", "user": owner, "group": state,
                                         "heading": f"<h1>{escape(plan['persons'][journey_id])}</h1>"})
-    return pages
+        if managers:  # the managers' pages, each as a manager drawn from those signed in
+            pages["/liste-attente"].append({"path": "/liste-attente", "user": rng.choice(managers), "group": None,
+                                            "heading": "<h1>Liste d'attente</h1>"})
+            pages["/equipe"].append({"path": "/equipe", "user": rng.choice(managers), "group": None,
+                                     "heading": "<h1>Équipe</h1>"})
+            pages["/indicateurs"].append({"path": "/indicateurs", "user": rng.choice(managers), "group": None,
+                                          "heading": "<h1>Indicateurs"})  # the last complete quarter (default)
+    return {label: requests for label, requests in pages.items() if requests}
 
 
 class SqlCounter:
@@ -757,10 +888,14 @@ async def measure(db_url: str, data_dir: Path, pages: dict[str, list[dict]], tok
 
 # ------------------------------------------------------------------------------ profile
 def _services():
-    """The functions the three pages call, by where the pages look them up (module, attribute)."""
+    """The functions the pages call, by where the pages look them up (module, attribute); none of them
+    calls another of the list (so that the parts of a page add up)."""
     import eaflow.web.inbox as web_inbox
+    import eaflow.web.indicators as web_indicators
     import eaflow.web.journey as web_journey
+    import eaflow.web.managers as web_managers
     import eaflow.web.tasks as web_tasks
+    from eaflow import indicators
     from eaflow.services import (
         contacts,
         convention,
@@ -769,6 +904,7 @@ def _services():
         journeys,
         saved_views,
         sessions,
+        team,
     )
 
     return [
@@ -778,6 +914,9 @@ def _services():
         (contacts, "list_contacts"), (contacts, "intensity"), (employment, "list_employment"),
         (web_journey, "offered_actions"), (web_journey, "intensity_chart"), (web_journey, "describe_event"),
         (web_inbox, "render_page"), (web_tasks, "render_page"), (web_journey, "render_page"),
+        (team, "waiting_list"), (team, "assignable"), (team, "team"),
+        (indicators, "load"), (indicators, "compute"), (web_indicators, "_charts"), (web_indicators, "_groups"),
+        (web_managers, "render_page"), (web_indicators, "render_page"),
     ]
 
 
@@ -886,9 +1025,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=("test", "machine"), default="test",
                         help="test: tests/pg.py's PostgresServer (fsync off; BenchPostgres when it is missing); "
                              "machine: BenchPostgres on the machine's initdb/pg_ctl, default settings (fsync on)")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="experiment: gc.freeze() after the warm-up (the objects of the app, once started, "
-                             "are no longer scanned by each full garbage collection)")
+    parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                        help="gc.freeze() after the warm-up, as the API process does (eaflow.app.app_from_env): "
+                             "the app's objects are no longer scanned by each full garbage collection; "
+                             "--no-gc-freeze measures without it")
     parser.add_argument("--seed", type=int, default=44)
     parser.add_argument("--verbose", "-v", action="store_true", help="print the SQL of one request of each page")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 journeys, 10,000 tasks, 50 requests (< 30 s)")
@@ -940,14 +1080,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  a counsellor's own open tasks: mean {statistics.fmean(open_mine):.1f}, "
                       f"max {max(open_mine)}; persons per counsellor: "
                       f"{statistics.fmean(len(plan['by_counsellor'][c]) for c in plan['counsellors']):.1f}")
+                for line in managers_data(db_url, plan):
+                    print(f"  {line}")
                 users = rng.sample(plan["counsellors"], min(args.users, len(plan["counsellors"])))
-                tokens = open_web_sessions(db_url, users)
+                tokens = open_web_sessions(db_url, users + plan["managers"])
                 pages = requests_plan(plan, tokens, args.requests, rng)
                 timer = Timer()
                 results = asyncio.run(measure(db_url, work, pages, tokens, warmup=args.warmup,
                                               profile=args.profile, rng=rng, freeze=args.gc_freeze))
-                print(f"\nPostgreSQL, {args.requests} requests of each page ({len(users)} counsellors signed in, "
-                      f"{timer.elapsed:.1f} s):")
+                print(f"\nPostgreSQL, {args.requests} requests of each page ({len(users)} counsellors and "
+                      f"{len(plan['managers'])} managers signed in, {timer.elapsed:.1f} s):")
                 p95s = report(results, print, args.verbose)
             finally:
                 getattr(server, "close", server.stop)()  # PostgresServer.close() also deletes its files
@@ -956,11 +1098,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
-    worst = max(p95s, key=p95s.get)
-    ok = p95s[worst] < TARGET_P95_MS
-    print(f"\nworst p95: GET {worst} {p95s[worst]:.2f} ms (target < {TARGET_P95_MS:.0f} ms on every page: "
-          f"{'met' if ok else 'NOT met'})")
-    return 0 if ok else 1
+    print()
+    missed = []
+    for label, p95 in p95s.items():
+        target = TARGETS_MS.get(label, TARGET_P95_MS)
+        if p95 >= target:
+            missed.append(label)
+        print(f"p95 GET {label:<16} {p95:7.2f} ms  target < {target:.0f} ms: {'met' if p95 < target else 'NOT met'}")
+    print(f"targets: {'met on every page' if not missed else 'NOT met on ' + ', '.join(missed)}")
+    return 0 if not missed else 1
 
 
 if __name__ == "__main__":

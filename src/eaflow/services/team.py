@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from eaflow.activities.notify import SITUATION_LABELS
 from eaflow.services import roles
+from eaflow.services.access import audit_reads
 from eaflow.services.db import db_scope
 from eaflow.settings import Settings
 from eaflow.store.models import Journey, Person, Task, User, aware
@@ -32,24 +33,26 @@ def waiting_list(settings: Settings, user: User) -> list[dict[str, Any]]:
     roles.check(user, roles.MANAGERS)
     with db_scope(settings) as session:
         rows = session.exec(
-            select(Journey, Person, Task)
+            select(Journey.id, Journey.situation, Journey.urgent, Journey.prescribed_on, Person.first_name,
+                   Person.last_name, Task.id)
             .join(Person, Person.journey_id == Journey.id)
             .join(Task, (Task.journey_id == Journey.id) & (Task.kind == "assign_counsellor")
                   & (Task.status == "open"), isouter=True)
             .where(Journey.platform_id == user.platform_id, Journey.state == "waiting_list")
             .order_by(Journey.waiting_key, Journey.id)
         ).all()
+        audit_reads(session, [row[0] for row in rows], user, "waiting_list_read")  # R22: names on the list
     today = date.today()
     items = []
-    for rank, (journey, person, task) in enumerate(rows, start=1):
-        group = rules.r6_priority_group(journey.situation)
+    for rank, (journey_id, situation, urgent, prescribed_on, first_name, last_name, task_id) in enumerate(rows, 1):
+        group = rules.r6_priority_group(situation)
         items.append({
-            "rank": rank, "journey_id": journey.id,
-            "person": {"first_name": person.first_name, "last_name": person.last_name},
-            "situation": journey.situation, "situation_label": SITUATION_LABELS[journey.situation],
-            "priority_group": group + 1, "priority_reason": PRIORITY_REASONS[group], "urgent": journey.urgent,
-            "prescribed_on": journey.prescribed_on, "days_waiting": (today - journey.prescribed_on).days,
-            "assign_task_id": task.id if task else None,
+            "rank": rank, "journey_id": journey_id,
+            "person": {"first_name": first_name, "last_name": last_name},
+            "situation": situation, "situation_label": SITUATION_LABELS[situation],
+            "priority_group": group + 1, "priority_reason": PRIORITY_REASONS[group], "urgent": urgent,
+            "prescribed_on": prescribed_on, "days_waiting": (today - prescribed_on).days,
+            "assign_task_id": task_id,
         })
     return items
 
