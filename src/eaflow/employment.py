@@ -216,8 +216,16 @@ def entry_into_employment(episodes: Iterable[Episode], since: Optional[date]) ->
     return min(starts, default=None)
 
 
+def retention_start(episodes: Sequence[Episode], since: Optional[date]) -> Optional[date]:
+    """R20: where retention is counted from: the admission for a person already in a job then (the
+    "maintien dans l'emploi" the scheme exists for), else the first entry into employment after it."""
+    if since is not None and employed_on(episodes, since):
+        return since
+    return entry_into_employment(episodes, since)
+
+
 def retention(episodes: Sequence[Episode], since: Optional[date], today: date) -> Retention:
-    entry = entry_into_employment(episodes, since)
+    entry = retention_start(episodes, since)
     if entry is None:
         return Retention(entry_on=None, points=())
     points = []

@@ -58,7 +58,9 @@ What counts, decided here once:
    ongoing or started in the period, and the unpaid placements; `entries_into_employment`: persons
    whose first job since admission started in the period; `time_in_same_firm`: the mean length of the
    current stay with one employer of those in employment at the end (`employment.time_in_firm`);
-   `retention` at 6/12/24 months (`employment.retention`) of those whose date falls in the period: a
+   `retention` at 6/12/24 months (`employment.retention`, counted from the admission for a person
+   already in a job then, the "maintien" case, else from the first job after it) of those whose date
+   falls in the period: a
    person whose journey ended before that date is "unknown" (the platform no longer follows their
    employment) and left out of the rate; `ruptures` in the period by reason (`employment.is_rupture`).
    Episodes are read as they stood at the end of the period: one that ended later is still running.
@@ -581,7 +583,8 @@ def time_in_same_firm(f: Facts) -> dict[str, Any]:
 
 def retention(f: Facts) -> dict[str, Any]:
     """§V.A.6 4° "taux de maintien à 6 mois/12 mois/24 mois après l'entrée dans l'emploi": for each
-    delay, the persons whose date (entry into employment + the delay, `employment.retention`) falls in
+    delay, the persons whose date (entry into employment, or the admission of a person already in a job,
+    + the delay: `employment.retention_start`) falls in
     the period, those in employment on that date, and those whose journey had ended before it
     (unknown, left out of the rate)."""
     result = {key: {"due": 0, "retained": 0, "unknown": 0, "rate_percent": None} for key in RETENTION_KEYS.values()}

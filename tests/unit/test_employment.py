@@ -90,10 +90,13 @@ def test_r20_entry_is_the_first_job_started_during_the_accompaniment():
     already_in_post = Ep("Boulangerie Durand", date(2019, 3, 1), date(2026, 9, 30), "dismissal")
     immersion = Ep("Jardins de Cocagne", date(2026, 10, 5), date(2026, 10, 16), "other", contract_type="pmsmp")
     new_job = Ep("Garage Lemoine", date(2026, 11, 2), contract_type="cdi")
-    result = e.retention([already_in_post, immersion, new_job], since=date(2026, 9, 1), today=TODAY)
-    assert result.entry_on == date(2026, 11, 2)  # the job held at admission and the immersion do not count
-    assert [p.employed for p in result.points] == [True, None, None]
-    assert e.retention([already_in_post], since=date(2026, 9, 1), today=TODAY) == e.Retention(None, ())
+    seeking = e.retention([immersion, new_job], since=date(2026, 9, 1), today=TODAY)
+    assert seeking.entry_on == date(2026, 11, 2)  # an immersion is not a job
+    assert [p.employed for p in seeking.points] == [True, None, None]
+    # A job held at admission: retention runs from the admission (issue 14, 10), whatever comes next.
+    held = e.retention([already_in_post, immersion, new_job], since=date(2026, 9, 1), today=TODAY)
+    assert held.entry_on == date(2026, 9, 1)
+    assert [p.employed for p in held.points] == [True, None, None]
     assert e.retention([], since=None, today=TODAY) == e.Retention(None, ())
 
 
@@ -194,3 +197,16 @@ def test_r10_a_new_employer_calls_for_an_avenant(state, signed, episode, expecte
 def test_r10_avenant_summary_in_french():
     episode = Ep("Mairie de Rennes", date(2027, 1, 4), contract_type="cdd")
     assert e.avenant_summary(episode) == "Nouvel employeur : Mairie de Rennes (CDD) à partir du 2027-01-04"
+
+
+def test_r20_retention_of_a_person_already_in_a_job_counts_from_the_admission():
+    """Issue 14 (10): the "maintien" case: employed before admission, retention runs from admission."""
+    already = [Ep("Boulangerie Durand", date(2024, 3, 1), contract_type="cdi")]
+    result = e.retention(already, since=date(2026, 6, 1), today=TODAY)
+    assert result.entry_on == date(2026, 6, 1)
+    assert [(p.months, p.on, p.employed) for p in result.points] == [
+        (6, date(2026, 12, 1), True), (12, date(2027, 6, 1), True), (24, date(2028, 6, 1), None)]
+    lost = [Ep("Boulangerie Durand", date(2024, 3, 1), date(2026, 9, 30), "dismissal", contract_type="cdi")]
+    assert e.retention(lost, since=date(2026, 6, 1), today=TODAY).points[0].employed is False
+    # and it is not an entry into employment: that one counts the jobs found after admission
+    assert e.entry_into_employment(already, date(2026, 6, 1)) is None
