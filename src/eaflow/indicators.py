@@ -549,16 +549,26 @@ def persons_in_employment(f: Facts) -> dict[str, Any]:
             "during_period": during}
 
 
+def _followed_until(j: JourneyFacts, episode) -> Optional[date]:
+    """An episode as the platform followed it: it ends, for the indicators, when the journey did (a job
+    still held at the exit is no longer the platform's to count), or when it ended, whichever is first."""
+    exited = j.journey.exited_on
+    if exited is None or (episode.ended_on is not None and episode.ended_on <= exited):
+        return episode.ended_on
+    return exited
+
+
 def contracts(f: Facts) -> dict[str, int]:
     """§V.A.6 4° "contrats de travail en cours ou débutés pendant le trimestre" and "stages, immersions
-    ou autres formes de travail non rémunéré": episodes, not persons."""
-    episodes = [e for j in f.journeys for e in j.episodes]
+    ou autres formes de travail non rémunéré": episodes, not persons, of the persons accompanied during
+    the period (issue 14, 1: not of every journey the platform ever held), each followed until the exit."""
+    episodes = [(e, _followed_until(j, e)) for j in _accompanied_during(f) for e in j.episodes]
     return {
-        "ongoing_or_started": sum(1 for e in episodes
-                                  if jobs.is_employment(e) and f.period.overlaps(e.started_on, e.ended_on)),
-        "started": sum(1 for e in episodes if jobs.is_employment(e) and f.period.holds(e.started_on)),
-        "unpaid_placements": sum(1 for e in episodes if not jobs.is_employment(e)
-                                 and f.period.overlaps(e.started_on, e.ended_on)),
+        "ongoing_or_started": sum(1 for e, end in episodes
+                                  if jobs.is_employment(e) and f.period.overlaps(e.started_on, end)),
+        "started": sum(1 for e, _ in episodes if jobs.is_employment(e) and f.period.holds(e.started_on)),
+        "unpaid_placements": sum(1 for e, end in episodes if not jobs.is_employment(e)
+                                 and f.period.overlaps(e.started_on, end)),
     }
 
 

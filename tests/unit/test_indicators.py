@@ -309,3 +309,18 @@ def test_r20_a_period_is_at_most_366_days_and_ends_after_it_starts():
     assert error["field"] == "to"
     [error] = indicators.period_errors(None, date(2026, 2, 28))
     assert error["field"] == "from"
+
+
+def test_r20_contracts_in_progress_do_not_grow_quarter_after_quarter(settings, platform):
+    """Issue 14 (1): the contracts of the persons accompanied in the quarter only, each followed until
+    the exit: J's CDD, still open in the file after J's exit on 10 January, counts in Q1, not after."""
+    seed(settings.db_url, platform)
+    counted = {}
+    with session_scope(settings.db_url) as session:
+        for name, period in (("Q1", Q1), ("Q2", Period(date(2026, 4, 1), date(2026, 6, 30))),
+                             ("Q3", Period(date(2026, 7, 1), date(2026, 9, 30))),
+                             ("Q4", Period(date(2026, 10, 1), date(2026, 12, 31)))):
+            counted[name] = indicators.report(session, platform.platform_id, period)["employment"]["contracts"]
+    assert counted["Q1"]["ongoing_or_started"] == 5  # A's CDI, B's CDD, D's CDD, H's activity, J's CDD
+    for later in ("Q2", "Q3", "Q4"):  # A, D, H: the three still accompanied and in a job
+        assert counted[later] == {"ongoing_or_started": 3, "started": 0, "unpaid_placements": 0}, later
