@@ -77,8 +77,9 @@ class DemoApi:
         return self._check(response, "POST /api/v1/journeys"), response.status_code == 201
 
     def listed_journey(self, journey_id: str, name: str) -> dict[str, Any]:
-        """The journey as `GET /api/v1/journeys?q=name` lists it: a look that, unlike reading the
-        journey itself, is not traced in its history (R22), so polling does not fill it."""
+        """The journey as `GET /api/v1/journeys?q=name` lists it: a look traced like any read of a
+        file (R22: one `journey_listed` line per journey shown, in the managers' journal, never in the
+        counsellor's history of steps), so each poll writes one line per journey of that name."""
         listed = self.get(self.inbox_reader, "/api/v1/journeys", q=name, limit=200)["items"]
         journey = next((j for j in listed if j["id"] == journey_id), None)
         if journey is None:

@@ -62,3 +62,45 @@ def _add_months(moment: datetime, months: int) -> datetime:
 
 def after(moment: datetime, iso: str) -> datetime:
     return Duration.parse(iso).after(moment)
+
+
+# ---------------------------------------------------------------------------------- in French words
+# Pure, so that the workflows' refusals (eaflow/workflows/rules.py) and the administrators' pages
+# (eaflow/services/policy_words.py) say a duration the same way, keeping the units the policy wrote.
+# unit letter → (singular, plural, feminine); "TM" is the minute (M after the T)
+UNIT_WORDS: dict[str, tuple[str, str, bool]] = {
+    "Y": ("an", "ans", False), "M": ("mois", "mois", False), "W": ("semaine", "semaines", True),
+    "D": ("jour", "jours", False), "H": ("heure", "heures", True), "TM": ("minute", "minutes", True),
+    "S": ("seconde", "secondes", True),
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([YMWDHS])")
+
+
+def _number(text: str) -> str:
+    value = float(text)
+    return str(int(value)) if value.is_integer() else f"{value:g}".replace(".", ",")
+
+
+def duration_parts(iso: str) -> list[tuple[str, str]]:
+    """(number as written in French, unit letter) of each non-zero part, in the order of the text."""
+    Duration.parse(iso)  # the same grammar as the policy: anything else is refused here too
+    dates, _, times = iso.strip()[1:].partition("T")
+    parts = [(n, u) for n, u in _PART.findall(dates)] + [(n, "TM" if u == "M" else u) for n, u in _PART.findall(times)]
+    return [(_number(n), unit) for n, unit in parts if float(n) != 0]
+
+
+def unit_word(number: str, unit: str) -> str:
+    singular, plural, _ = UNIT_WORDS[unit]
+    return singular if number in ("0", "1") or (number.startswith(("0,", "1,"))) else plural
+
+
+def join_words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+
+def duration_words(iso: str) -> str:
+    """'P3M' → '3 mois', 'PT48H' → '48 heures', 'P1Y6M' → '1 an et 6 mois', 'P0D' → 'aucun délai'."""
+    parts = duration_parts(iso)
+    if not parts:
+        return "aucun délai"
+    return join_words([f"{number} {unit_word(number, unit)}" for number, unit in parts])

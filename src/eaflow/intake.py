@@ -101,9 +101,12 @@ class IntakeRequest(_Body):
     rights: Rights = Field(title="Droits de la personne",
                            description="Une RQTH en cours de validité, ou le statut de bénéficiaire de l'obligation "
                                        "d'emploi (R1)")
-    subsidiarity_reason: str | None = Field(None, max_length=5000, title="Pourquoi l'emploi accompagné",
-                                            description="Obligatoire : pourquoi les services de droit commun ne "
-                                                        "suffisent pas (R5)")
+    subsidiarity_reason: str | None = Field(
+        None, max_length=5000, title="Pourquoi l'emploi accompagné",
+        description="Pourquoi les services de droit commun ne suffisent pas (R5) : obligatoire pour une prescription "
+                    "du service public de l'emploi ; une orientation de la CDAPH qui ne le dit pas est acceptée, "
+                    "le motif étant noté comme non renseigné",
+        json_schema_extra={"x-required-when": "obligatoire pour une prescription du service public de l'emploi"})
     other_support: str | None = Field(None, max_length=500, title="Autre accompagnement en cours",
                                       description="L'accompagnement financé par ailleurs dont la personne bénéficie "
                                                   "déjà, s'il y en a un")

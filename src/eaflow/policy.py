@@ -76,7 +76,7 @@ class AccompanimentPolicy(_Section):
 
 
 class VeillePolicy(_Section):
-    max_duration: str = Field("P6M", description="R14: the longest veille one agreement may set (from the day it starts)")
+    max_duration: str = Field("P6M", description="R14: the longest a veille may last, from its first day, extensions included")
     ending_lead: str = Field("P14D", description="R14: the counsellor gets a task this long before the veille ends")
 
 

@@ -332,3 +332,40 @@ async def test_r15_r10_a_file_closed_while_the_links_are_out_refuses_them(api, s
     assert page.status_code == 410 and "Dossier clos" in page.text and "nouveau lien" not in page.text
     assert (await sign(api, link, "Léa Martin")).status_code == 410
     assert count(settings, Signature) == 0
+
+
+async def test_r10_the_employer_of_a_person_in_employment_is_a_party_to_the_convention(
+        api, settings, smtp_server, platform):
+    """The convention is concluded "entre la plateforme, la personne accompagnée et l'employeur" (§IV.C):
+    a draft that leaves out the employer of a person in employment is refused beside the employer
+    field, with the rule; the self-employed sign as their own employer."""
+    journey_id, draft = await admitted_to_convention(api, platform, situation="employed", employer=EMPLOYER_IN)
+    url = f"/api/v1/tasks/{draft['id']}/complete"
+    refused = await api.request("POST", url, C1, json={"outcome": draft_outcome(employer=None)})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["rule"] == "R10"
+    assert problem["errors"][0]["field"] == "outcome.employer" and "employeur" in problem["errors"][0]["message"]
+    task = (await api.request("GET", f"/api/v1/tasks/{draft['id']}", C1)).json()
+    assert task["status"] == "open"
+    assert (await api.request("GET", f"/api/v1/journeys/{journey_id}/convention", C1)).json()["status"] == "drafting"
+    done = await api.request("POST", url, C1, json={"outcome": draft_outcome(
+        employer={"name": "Léa Martin, création de bijoux", "self_employed": True})})
+    assert done.status_code == 200, done.text
+
+    # A person seeking at intake who starts a job before the draft: the open episode makes the
+    # employer a party, and the draft starts from it.
+    journey_id, draft = await admitted_to_convention(api, platform)
+    opened = await api.request("POST", f"/api/v1/journeys/{journey_id}/employment", C1, json={
+        "action": "open", "employer": {"name": "Mairie de Rennes", "type": "public"}, "contract_type": "cdd",
+        "started_on": TODAY})
+    assert opened.status_code == 201, opened.text
+    task = (await api.request("GET", f"/api/v1/tasks/{draft['id']}", C1)).json()
+    assert task["prefill"]["employer"]["name"] == "Mairie de Rennes"
+    assert task["prefill"]["employer"]["self_employed"] is False
+    refused = await api.request("POST", f"/api/v1/tasks/{draft['id']}/complete", C1,
+                                json={"outcome": draft_outcome(employer=None)})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "outcome.employer"
+    done = await api.request("POST", f"/api/v1/tasks/{draft['id']}/complete", C1, json={"outcome": draft_outcome(
+        employer={"name": "Mairie de Rennes", "signatory": {"name": "Anne Le Goff", "email": "rh@rennes.fr"}})})
+    assert done.status_code == 200, done.text

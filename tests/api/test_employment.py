@@ -87,8 +87,10 @@ async def test_r16_a_contract_ends_and_the_accompaniment_goes_on(api, settings, 
     indicators = listed["indicators"]
     assert indicators["ruptures"] == {"count": 0, "by_reason": {}}
     assert indicators["time_in_firm"]["longest"]["days"] == 61 and indicators["time_in_firm"]["current"] is None
-    # The job started before the admission (already in post): no entry into employment during it.
-    assert indicators["retention"] == {"entry_on": None, "points": []}
+    # The job started before the admission and was held on its day (already in post, the "maintien"
+    # case): retention counts from the admission (issue 14, 10), its dates still to come.
+    assert indicators["retention"]["entry_on"] == journey["admitted_on"]
+    assert [point["employed"] for point in indicators["retention"]["points"]] == [None, None, None]
 
     history = (await api.request("GET", f"/api/v1/journeys/{journey_id}/history", MANAGER)).json()["items"]
     events = {e["action"]: e for e in history if e["action"].startswith("employment_")}
@@ -159,7 +161,7 @@ async def test_r16_refusals_write_nothing_and_a_repeat_is_one_episode(api, setti
     assert journey["state"] == "admitted" and journey["employment"] is None  # R16: nothing else changes
     listed = (await api.request("GET", url, C1)).json()
     assert listed["indicators"]["ruptures"] == {"count": 1, "by_reason": {"resignation": 1}}
-    assert listed["indicators"]["retention"]["entry_on"] is None  # started before the admission
+    assert listed["indicators"]["retention"]["entry_on"] == journey["admitted_on"]  # held at the admission
     history = (await api.request("GET", f"/api/v1/journeys/{journey_id}/history", C1)).json()["items"]
     assert [e["action"] for e in history if e["action"] in ("employment_opened", "employment_closed")] == [
         "employment_opened", "employment_closed"]

@@ -232,3 +232,24 @@ async def test_r6_waiting_list_order(api, settings):
     assert [item["journey_id"] for item in listed] == [ids[key] for key in expected]
     assert listed[0]["priority_group"] == 1 and listed[0]["days_waiting"] == 30
     assert (await api.request("GET", "/api/v1/waiting-list", C1)).status_code == 403
+
+
+async def test_r5_a_cdaph_orientation_without_subsidiarity_reason_is_accepted_and_noted(api, settings):
+    """The statement of subsidiarity is the prescriber's (§III): a CDAPH decision without it is not
+    refused, it is noted as missing; a SPE prescription without it still is."""
+    created = await api.request("POST", "/api/v1/journeys", MANAGER,
+                                json=intake(channel="cdaph", subsidiarity_reason=None))
+    assert created.status_code == 201, created.text
+    journey = created.json()
+    assert journey["state"] != "refused" and not journey["refusal"], journey
+    assert journey["subsidiarity_missing"] is True
+    await api.wait_task(journey["id"], "assign_counsellor", MANAGER)  # on the waiting list, as any orientation
+    history = (await api.request("GET", f"/api/v1/journeys/{journey['id']}/history", MANAGER)).json()["items"]
+    [accepted] = [e for e in history if e["action"] == "intake_accepted"]
+    assert accepted["detail"]["subsidiarity_missing"] is True
+
+    spe = (await api.request("POST", "/api/v1/journeys", PRESCRIBER, json=intake(subsidiarity_reason="  "))).json()
+    assert spe["state"] == "refused" and [r["rule"] for r in spe["refusal"]] == ["R5"]
+    assert spe["subsidiarity_missing"] is False
+    stated = (await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(channel="cdaph"))).json()
+    assert stated["state"] != "refused" and stated["subsidiarity_missing"] is False

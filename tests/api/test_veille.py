@@ -9,9 +9,12 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
+from eaflow.durations import Duration
 from eaflow.store.db import session_scope
 from eaflow.store.models import AuditEvent, Journey
+from eaflow.workflows.rules import french_date
 from tests.api.test_contacts import admitted_journey
+from tests.api.test_employment import in_accompaniment
 from tests.api.test_journeys_and_inbox import C1, C2
 
 pytestmark = pytest.mark.xdist_group("dev-server")
@@ -54,3 +57,23 @@ async def test_r14_veille_only_during_the_accompaniment(api, settings, platform)
     assert hidden.status_code == 404
     journey = (await api.request("GET", f"/api/v1/journeys/{journey_id}", C1)).json()
     assert journey["veille"] is None
+
+
+async def test_r14_an_extension_is_bounded_from_the_veilles_first_day(api, settings, smtp_server, platform):
+    """The service reads the veille's first day from the journey's trace, and refuses beside `until` an
+    extension beyond `max_duration` (the national six months) from that day, extensions included."""
+    journey_id = await in_accompaniment(api, smtp_server, platform)
+    started = await api.request("POST", f"/api/v1/journeys/{journey_id}/veille", C1, json=GOOD)
+    assert started.status_code == 200, started.text
+    bound = Duration.parse("P6M").from_date(TODAY)
+    refused = await api.request("POST", f"/api/v1/journeys/{journey_id}/veille", C1,
+                                json={**GOOD, "until": (bound + timedelta(days=1)).isoformat()})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["rule"] == "R14" and problem["errors"] == [{"field": "until", "message": (
+        f"La veille a commencé le {french_date(TODAY)} : prolongations comprises, elle ne peut pas dépasser "
+        f"le {french_date(bound)} (6 mois, R14).")}]
+    extended = await api.request("POST", f"/api/v1/journeys/{journey_id}/veille", C1,
+                                 json={**GOOD, "until": bound.isoformat()})
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["veille"]["until"] == bound.isoformat()

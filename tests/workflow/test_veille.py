@@ -12,6 +12,7 @@ from eaflow.durations import Duration
 from eaflow.policy import Policy, policy_as_toml
 from eaflow.workflows.accompaniment import start_of
 from eaflow.workflows.journey import JourneyWorkflow
+from eaflow.workflows.rules import french_date
 from eaflow.workflows.types import Reactivation, VeilleRequest
 from tests.conftest import with_policy
 from tests.workflow.accompaniment_helpers import env_today, first_deadline, journey_state, to_accompaniment
@@ -117,6 +118,38 @@ async def test_r14_veille_reactivated_early_and_extended(time_skipping_env, poli
         await env.sleep(timedelta(days=70))
         assert journey_state(settings, journey_id) == "accompaniment"
         assert mail_count(settings, journey_id, "veille_ended") == 2
+
+
+async def test_r14_extensions_cannot_outlast_the_bound_from_the_first_day(time_skipping_env, policy_settings,
+                                                                          platform):
+    """The whole veille, first start and extensions together, ends at the latest `max_duration` after its
+    first day; that day is in the snapshot, so the bound holds across continue-as-new."""
+    from tests.workflow.test_relaunch import continue_as_new  # here: that module imports this one
+
+    env, settings = time_skipping_env, policy_settings
+    async with running_worker(env.client, settings):
+        journey_id = await to_accompaniment(env, settings, platform, POLICY)
+        await first_deadline(env, journey_id)
+        since = await env_today(env)
+        await start_veille(env, journey_id, veille(platform.counsellor, since, since + timedelta(days=60)))
+        await env.sleep(timedelta(days=50))
+        await continue_as_new(env, journey_id)
+        later = await env_today(env)
+        bound = Duration.parse("P4M").from_date(since)
+        assert bound + timedelta(days=1) <= Duration.parse("P4M").from_date(later)  # what each agreement allowed
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await start_veille(env, journey_id, veille(platform.counsellor, later, bound + timedelta(days=1)))
+        cause = refused.value.cause
+        assert cause.type == "RuleRefused" and cause.details[0]["rule"] == "R14"
+        [error] = cause.details[0]["errors"]
+        assert error == {"field": "until", "message": (
+            f"La veille a commencé le {french_date(since)} : prolongations comprises, elle ne peut pas dépasser "
+            f"le {french_date(bound)} (4 mois, R14).")}
+        # Up to the bound itself, an extension is a new agreement; the veille keeps its first day.
+        answer = await start_veille(env, journey_id, veille(platform.counsellor, later, bound))
+        assert answer == {"state": "veille", "since": since.isoformat(), "until": bound.isoformat()}
+        snapshot = await snapshot_of(env.client.get_workflow_handle(journey_id))
+        assert snapshot.veille.since == since and snapshot.veille.agreements == 2 and snapshot.continued_runs >= 1
 
 
 @pytest.mark.parametrize("overrides, field", [

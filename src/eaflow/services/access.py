@@ -2,7 +2,10 @@
 read of a person's file."""
 from __future__ import annotations
 
-from sqlalchemy import and_, or_
+from datetime import datetime, timezone
+from typing import Iterable
+
+from sqlalchemy import and_, insert, or_
 from sqlmodel import Session, select
 
 from eaflow.services.refusals import Refusal
@@ -28,15 +31,19 @@ def visible_journey(session: Session, user: User, journey_id: str) -> Journey:
 
 
 def task_filter(user: User):
-    """Manager: the platform's tasks. Counsellor: their own, their team's, and their persons' tasks."""
+    """Manager: the platform's tasks. Counsellor (R22, need to know): every task of the persons they
+    follow now, and the open tasks given to them or to their team. A task they completed on a journey
+    now followed by someone else (R8) is no longer theirs to read: its outcome is that person's file."""
     if user.role == "manager":
         return Task.platform_id == user.platform_id
     if user.role == "counsellor":
         own_journeys = select(Journey.id).where(Journey.counsellor_id == user.id)
         return and_(Task.platform_id == user.platform_id, or_(
-            Task.assignee_id == user.id,
-            and_(Task.assignee_id.is_(None), Task.candidate_role == "counsellor"),
             Task.journey_id.in_(own_journeys),
+            and_(Task.status == "open", or_(
+                Task.assignee_id == user.id,
+                and_(Task.assignee_id.is_(None), Task.candidate_role == "counsellor"),
+            )),
         ))
     return Task.id.is_(None)
 
@@ -51,9 +58,20 @@ def visible_task(session: Session, user: User, task_id: str) -> Task:
 # The traces of reads (R22), as `audit_read` and the scan's download write them: the audit journal of
 # the managers, not the journey's history of steps and decisions (R21) that a counsellor reads.
 READ_ACTIONS = ("journey_read", "history_read", "convention_read", "contacts_read", "employment_read",
-                "signature_scan_read", "prescription_read", "journal_read")
+                "signature_scan_read", "prescription_read", "journal_read", "journey_listed", "task_read",
+                "intensity_read", "waiting_list_read")
 
 
-def audit_read(session: Session, journey_id: str, user: User, what: str) -> None:
+def audit_read(session: Session, journey_id: str, user: User, what: str, detail: dict | None = None) -> None:
     """R22: every read of a person's file is traced."""
-    session.add(AuditEvent(journey_id=journey_id, actor_kind="user", actor_id=user.id, action=what))
+    session.add(AuditEvent(journey_id=journey_id, actor_kind="user", actor_id=user.id, action=what, detail=detail))
+
+
+def audit_reads(session: Session, journey_ids: Iterable[str], user: User, what: str) -> None:
+    """R22: a list that shows several persons' files traces one read per journey shown, in one
+    multi-row insert (not one statement per row), in the transaction of the read itself."""
+    at = datetime.now(timezone.utc)
+    rows = [{"journey_id": journey_id, "at": at, "actor_kind": "user", "actor_id": user.id, "action": what}
+            for journey_id in dict.fromkeys(journey_ids)]
+    if rows:
+        session.exec(insert(AuditEvent), params=rows)

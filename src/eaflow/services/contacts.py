@@ -121,7 +121,8 @@ async def delete_contact(settings: Settings, temporal: TemporalHolder, user: Use
 
 def intensity(settings: Settings, user: User, journey_id: str, from_: str | None = None,
               to: str | None = None) -> dict[str, Any]:
-    """Hours and R11 level month by month (months without contact included), workplace time (R13)."""
+    """Hours and R11 level month by month (months without contact included), workplace time (R13);
+    the read is traced (R22)."""
     last = _month(to) if to else rules.month_start(date.today())
     first = _month(from_) if from_ else _months_before(last, 11)
     if first > last:
@@ -133,6 +134,7 @@ def intensity(settings: Settings, user: User, journey_id: str, from_: str | None
     with db_scope(settings) as session:
         journey = visible_journey(session, user, journey_id)
         months = store.intensity_by_month(session, journey.id, first, last)
+        audit_read(session, journey.id, user, "intensity_read")
     total = sum(m.minutes for m in months)
     workplace = sum(m.workplace_minutes for m in months)
     return {"journey_id": journey_id, "from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}",

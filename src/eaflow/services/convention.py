@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from eaflow import employment
 from eaflow.activities.convention import TITLE, aware, parties_of, signatures_of
 from eaflow.documents.render import page
 from eaflow.services.access import audit_read, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
+from eaflow.store import employment as employment_store
 from eaflow.store.convention import (
     Convention,
     ConventionParty,
@@ -156,6 +158,10 @@ def draft_prefill(session: Session, journey_id: str) -> dict[str, Any]:
     evaluation = session.get(SharedEvaluation, journey_id)
     representative = (person.legal_representative or None) if person else None
     employer = (person.employer or None) if person else None
+    job = _open_job(session, journey_id)
+    if job is not None and not (employer and employment.same_employer_key(employer.get("name") or "")
+                                == employment.same_employer_key(job.employer_name)):
+        employer = {"name": job.employer_name, "kind": job.employer_type}  # R10: the job of the file, since intake
     prefill: dict[str, Any] = {
         "workplace_modalities": "", "rhythm": "",
         "objectives": (f"Souhaits de la personne : {evaluation.wishes}\nBesoins identifiés : {evaluation.needs}"
@@ -175,6 +181,20 @@ def draft_prefill(session: Session, journey_id: str) -> dict[str, Any]:
             prefill["employer"] = {"name": employer.get("name", ""), "self_employed": False, "signatory": {
                 "name": employer.get("contact_name") or "", "email": employer.get("email"), "quality": None}}
     return prefill
+
+
+def _open_job(session: Session, journey_id: str):
+    """The open employment episode (R16; a PMSMP or an internship is not a job) that started last, or None."""
+    return employment.current([e for e in employment_store.episodes_of(session, journey_id)
+                               if employment.is_employment(e)])
+
+
+def draft_facts(session: Session, journey_id: str) -> dict[str, Any]:
+    """What the journey's validator of a convention draft needs from the file (R10): whether the person is
+    in employment now, by the employment episodes recorded (None when none was: the situation at intake
+    decides)."""
+    jobs = [e for e in employment_store.episodes_of(session, journey_id) if employment.is_employment(e)]
+    return {"employed_now": any(e.ended_on is None for e in jobs) if jobs else None}
 
 
 def task_extras(session: Session, task: Task) -> dict[str, Any]:

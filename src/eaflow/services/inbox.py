@@ -20,7 +20,8 @@ from temporalio.client import Client
 
 from eaflow.activities.assignment import caseload_of
 from eaflow.services import roles
-from eaflow.services.access import task_filter, visible_task
+from eaflow.services.access import audit_read, task_filter, visible_task
+from eaflow.services.convention import draft_facts
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.services.views import task_view, user_names
@@ -105,10 +106,19 @@ def list_tasks(settings: Settings, user: User, filters: TaskFilters, limit: int 
         rows = session.exec(query.order_by(due_key, Task.id).limit(limit + 1)).all()
         page = list(rows[:limit])
         names = user_names(session, page)
-        items = [task_view(session, t, with_schema=False, names=names) for t in page]
+        # R22: the inbox is a work queue (which task, for whom, by when), not the file: its items carry
+        # no outcome (a done task's evaluation needs or silence analysis), which only the traced read of
+        # one task (get_task) shows. So it writes no trace: one row per task at every look at the inbox
+        # would drown the managers' journal of who read which file.
+        items = [_without_outcome(task_view(session, t, with_schema=False, names=names)) for t in page]
         if with_person:
             _add_persons(session, items)
         return {"items": items, "next_cursor": _encode_cursor(rows[limit - 1]) if len(rows) > limit else None}
+
+
+def _without_outcome(item: dict[str, Any]) -> dict[str, Any]:
+    item.pop("outcome", None)
+    return item
 
 
 def _add_persons(session: Session, items: list[dict[str, Any]]) -> None:
@@ -138,9 +148,12 @@ def task_kinds() -> dict[str, Any]:
 
 
 def get_task(settings: Settings, user: User, task_id: str) -> dict[str, Any]:
-    """A task with the JSON Schema of its outcome (and its prefill and context, where it has them)."""
+    """A task with the JSON Schema of its outcome (and its prefill and context, where it has them);
+    the read is traced (R22: its outcome and context are the person's file)."""
     with db_scope(settings) as session:
-        return task_view(session, visible_task(session, user, task_id))
+        task = visible_task(session, user, task_id)
+        audit_read(session, task.journey_id, user, "task_read", detail={"task_id": task.id, "kind": task.kind})
+        return task_view(session, task)
 
 
 def _set_assignee(settings: Settings, user: User, task_id: str, *, expect_assignee, new_assignee, check) -> dict:
@@ -233,6 +246,8 @@ async def complete_task(settings: Settings, client: Client, user: User, task_id:
                                   errors=[{"field": "outcome.counsellor_id", "message": "conseiller inconnu"}])
                 facts = {"caseload": caseload_of(session, counsellor.id, excluding=task.journey_id),
                          "fte": counsellor.fte}
+            if task.kind == "draft_convention":  # R10: is the person in employment (the workflow reads no database)
+                facts = draft_facts(session, task.journey_id)
             canonical = TASK_KINDS[task.kind].validate(outcome).model_dump(mode="json")
             return TaskCompletion(task_id=task.id, outcome=canonical, outcome_hash=digest,
                                   actor_id=user.id, facts=facts), None, task.journey_id

@@ -24,7 +24,7 @@ from eaflow.intake import (
 )
 from eaflow.policy import load_policy
 from eaflow.services import roles
-from eaflow.services.access import READ_ACTIONS, audit_read, journey_filter, visible_journey
+from eaflow.services.access import READ_ACTIONS, audit_read, audit_reads, journey_filter, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.services.views import aware, journey_view, names_of
@@ -105,6 +105,8 @@ def list_journeys(settings: Settings, user: User, *, state: str | None = None, c
             query = query.where(Journey.id > cursor)
         rows = session.exec(query.order_by(Journey.id).limit(limit + 1)).all()
         items = [journey_view(session, j, user) for j in rows[:limit]]
+        # R22: each item is the person's file (identity, contact, employer, rights): one read per journey shown.
+        audit_reads(session, [j.id for j in rows[:limit]], user, "journey_listed")
         return {"items": items, "next_cursor": rows[limit - 1].id if len(rows) > limit else None}
 
 

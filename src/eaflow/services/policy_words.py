@@ -1,64 +1,31 @@
 """The policy in force in French words, for the administrators' workspace: "3 mois", "tous les 7 jours",
 "48 heures", each with a sentence saying what it governs.
 
-`duration_words` and `every_words` turn one ISO 8601 duration (eaflow/durations.py's grammar) into
-words, keeping the units the policy wrote (PT48H is "48 heures", not "2 jours"). `WORDS` holds the
+`duration_words` (pure, in eaflow/durations.py, so that the workflows' refusals say it too) and
+`every_words` turn one ISO 8601 duration (eaflow/durations.py's grammar) into words, keeping the units
+the policy wrote (PT48H is "48 heures", not "2 jours"). `WORDS` holds the
 French title of each section and, for each key of the policy (eaflow/policy.py), its sentence and how
 its value reads; a key of the policy without its French line fails the tests (tests/unit/
 test_policy_words.py), so a new duration cannot appear on the page in English or not at all.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from eaflow.durations import Duration
+from eaflow.durations import UNIT_WORDS as _UNITS
+from eaflow.durations import Duration, duration_words
+from eaflow.durations import duration_parts as _parts
+from eaflow.durations import join_words as _join
+from eaflow.durations import unit_word as _unit
 from eaflow.policy import NATIONAL_DEFAULTS, Policy, load_policy, relaunch_attempt
 from eaflow.services import roles
 from eaflow.settings import Settings
 from eaflow.store.models import User
 from eaflow.workflows.task_kinds import RELAUNCH_CHANNEL_LABELS
 
-# unit letter → (singular, plural, feminine); "TM" is the minute (M after the T)
-_UNITS: dict[str, tuple[str, str, bool]] = {
-    "Y": ("an", "ans", False), "M": ("mois", "mois", False), "W": ("semaine", "semaines", True),
-    "D": ("jour", "jours", False), "H": ("heure", "heures", True), "TM": ("minute", "minutes", True),
-    "S": ("seconde", "secondes", True),
-}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([YMWDHS])")
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-
-
-def _number(text: str) -> str:
-    value = float(text)
-    return str(int(value)) if value.is_integer() else f"{value:g}".replace(".", ",")
-
-
-def _parts(iso: str) -> list[tuple[str, str]]:
-    """(number as written in French, unit letter) of each non-zero part, in the order of the text."""
-    Duration.parse(iso)  # the same grammar as the policy: anything else is refused here too
-    dates, _, times = iso.strip()[1:].partition("T")
-    parts = [(n, u) for n, u in _PART.findall(dates)] + [(n, "TM" if u == "M" else u) for n, u in _PART.findall(times)]
-    return [(_number(n), unit) for n, unit in parts if float(n) != 0]
-
-
-def _unit(number: str, unit: str) -> str:
-    singular, plural, _ = _UNITS[unit]
-    return singular if number in ("0", "1") or (number.startswith(("0,", "1,"))) else plural
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
-
-
-def duration_words(iso: str) -> str:
-    """'P3M' → '3 mois', 'PT48H' → '48 heures', 'P1Y6M' → '1 an et 6 mois', 'P0D' → 'aucun délai'."""
-    parts = _parts(iso)
-    if not parts:
-        return "aucun délai"
-    return _join([f"{number} {_unit(number, unit)}" for number, unit in parts])
 
 
 def every_words(iso: str) -> str:
@@ -141,7 +108,7 @@ WORDS: dict[str, tuple[str, dict[str, Line]]] = {
         "digest_hour": Line("Heure d'envoi du point de la semaine (heure de Paris).", lambda hour: f"{hour} h"),
     }),
     "veille": ("Veille", {
-        "max_duration": Line("R14 : durée maximale d'une veille fixée par un même accord, depuis son début."),
+        "max_duration": Line("R14 : durée maximale d'une veille depuis son premier jour, prolongations comprises."),
         "ending_lead": Line("R14 : le conseiller reçoit une tâche ce temps avant la fin de la veille."),
     }),
     "rights": ("Droits : RQTH et décision de la CDAPH", {

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 from temporalio.client import Client
 
-from eaflow.durations import Duration
 from eaflow.policy import load_policy
 from eaflow.services.access import visible_journey
 from eaflow.services.db import db_scope
@@ -87,6 +86,19 @@ def _episode(settings, journey: Journey) -> str:
     return f"relaunch:{started}"
 
 
+def _veille_since(settings, journey: Journey) -> date | None:
+    """R14: the first day of the veille in progress (None when the journey is not in veille), as the
+    journey traced it at its start and at each extension: the whole period is bounded from that day."""
+    if journey.state != "veille":
+        return None
+    with db_scope(settings) as session:
+        detail = session.exec(select(AuditEvent.detail).where(
+            AuditEvent.journey_id == journey.id, AuditEvent.action.in_(("veille_started", "veille_extended")))
+            .order_by(AuditEvent.id.desc())).first()
+    since = (detail or {}).get("since")
+    return date.fromisoformat(since) if since else None
+
+
 def _view(settings, user: User, journey_id: str) -> dict:
     with db_scope(settings) as session:
         return jsonable_encoder(journey_view(session, session.get(Journey, journey_id), user))
@@ -99,12 +111,12 @@ def _update_id(kind: str, journey_id: str, body: BaseModel) -> str:
 
 async def start_veille(settings: Settings, client: Client, user: User, journey_id: str, body: VeilleIn) -> dict[str, Any]:
     """Start or extend a veille (R14); the journey as it stands after."""
-    await run_in_threadpool(_visible, settings, user, journey_id)
-    today = date.today()
-    latest = Duration.parse(load_policy(settings.policy_file).veille.max_duration).from_date(today)
+    journey = await run_in_threadpool(_visible, settings, user, journey_id)
+    since = await run_in_threadpool(_veille_since, settings, journey)  # an extension: bounded from that day
     errors = rules.r14_veille_refusals(
         agreement_on=body.agreement.on if body.agreement else None, until=body.until,
-        reactivation_conditions=body.reactivation_conditions, starts_on=today, latest_end=latest)
+        reactivation_conditions=body.reactivation_conditions, starts_on=date.today(),
+        max_duration=load_policy(settings.policy_file).veille.max_duration, veille_since=since)
     if errors:
         raise Refusal(422, "La mise en veille ne respecte pas le cahier des charges (R14).", rule="R14", errors=errors)
     request = VeilleRequest(requested_by=body.requested_by, agreement_on=body.agreement.on,

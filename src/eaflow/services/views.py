@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from eaflow.services.convention import journey_convention, task_extras
 from eaflow.services.decisions import exit_dossier
 from eaflow.services.employment import current_employment
+from eaflow.services.prescriptions import OUTCOMES
 from eaflow.services.rights import journey_rights
 from eaflow.services.team import counsellor_loads, with_counsellor_choices
 from eaflow.store.contacts import intensity_by_month
@@ -92,6 +93,8 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
         "person": person_view,
         "counsellor": user_ref(session, journey.counsellor_id), "channel": journey.channel,
         "urgent": journey.urgent, "situation": journey.situation, "prescribed_on": journey.prescribed_on,
+        # R5: a CDAPH orientation accepted without the prescriber's statement of subsidiarity
+        "subsidiarity_missing": rules.r5_subsidiarity_missing(journey.channel, journey.subsidiarity_reason),
         "admitted_on": journey.admitted_on, "admission_delay_days": journey.admission_delay_days,
         "cdaph_notification": ({"informed_on": journey.cdaph_informed_on, "how": journey.cdaph_informed_how}
                                if journey.cdaph_informed_on else None),
@@ -107,8 +110,33 @@ def journey_view(session: Session, journey: Journey, user: User) -> dict[str, An
                   "on": journey.exited_on} if journey.exit_reason else None),
         "transferred_from": journey.transferred_from,
     }
-    if user.role == "prescriber":  # the prescriber follows the outcome, not the file (R22)
-        for private in ("open_tasks", "cdaph_notification", "employment", "intensity", "next_interview_due",
-                        "last_contact_on"):
-            view.pop(private)
+    if user.role == "prescriber":
+        return prescriber_view(view, journey)
+    return view
+
+
+def prescriber_view(view: dict[str, Any], journey: Journey) -> dict[str, Any]:
+    """R22: the prescriber follows the outcome of what they sent (examined, waiting, admitted, not
+    retained and why, exited and why: the words of their own pages and mails), not the file. Never
+    the counsellor's follow-up (tasks, contacts, intensity, employment, interviews), nor what can
+    reveal health: no BOE category (its items name pensions: invalidity, work accident), no
+    renewal or CDAPH decision, only whether the rights are in force; no veille (R14, often a health
+    reason): a person in veille is still accompanied, under a convention in force, and shown so;
+    nor the avenants (one of them puts the accompaniment in veille)."""
+    for private in ("open_tasks", "cdaph_notification", "employment", "intensity", "next_interview_due",
+                    "last_contact_on", "veille"):
+        view.pop(private)
+    if journey.state == "veille":
+        view["state"], view["state_label"] = "accompaniment", transitions.label("accompaniment")
+    outcome, label, meaning = OUTCOMES[journey.state]
+    view.update(outcome=outcome, outcome_label=label, outcome_meaning=meaning)
+    rights = view["rights"]
+    boe = rules.normalise_boe_item(journey.boe_category) if journey.boe_category else None
+    rqth_in_force = journey.rqth_permanent or (journey.rqth_until is not None and journey.rqth_until >= date.today())
+    view["rights"] = {"rqth_until": rights["rqth_until"], "rqth_permanent": rights["rqth_permanent"],
+                      "in_force": bool(rqth_in_force or boe in rules.VALID_BOE_ITEMS)}
+    if view["convention"]:
+        view["convention"] = {key: view["convention"][key] for key in ("status", "signed_on", "version")}
+    # The reasons a prescription was not retained are about what the prescriber sent (R1–R5).
+    view["refusal"] = [{"rule": r.get("rule"), "detail": r.get("detail")} for r in journey.refusal or ()] or None
     return view

@@ -21,8 +21,10 @@ from eaflow.workflows.task_kinds import RULE_SUMMARIES
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 KEY_FIELD = "cle"  # the form's idempotency key: sending it twice starts one journey
-# R3 and R5: the API records a prescription without them as refused (a traced answer); the form asks.
-SCHEMA = forms.asking_for(IntakeRequest.model_json_schema(), ("consent", "subsidiarity_reason"))
+# R3: the API records a prescription without consent as refused (a traced answer); the form asks. R5's
+# subsidiarity statement is asked for a SPE prescription only ("x-required-when"): a CDAPH orientation
+# without it is accepted and noted as missing.
+SCHEMA = forms.asking_for(IntakeRequest.model_json_schema(), ("consent",))
 
 
 def prescriber(visitor: Annotated[Visitor, Depends(signed_in)]) -> Visitor:

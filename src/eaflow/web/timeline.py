@@ -72,6 +72,10 @@ ACTION_LABELS: dict[str, str] = {
     "signature_scan_read": "Scan de signature consulté",
     "prescription_read": "Suite de la prescription consultée par le prescripteur",
     "journal_read": "Journal d'audit consulté",
+    "journey_listed": "Dossier affiché dans une liste de parcours",
+    "task_read": "Tâche consultée",
+    "intensity_read": "Intensité de l'accompagnement consultée",
+    "waiting_list_read": "Liste d'attente consultée",
 }
 ACTORS = {"timer": "échéance automatique", "system": "eaflow", "link": "lien de signature"}
 

@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from eaflow.durations import Duration
-from eaflow.workflows import steps
+from eaflow.workflows import rules, steps
 from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.types import (
     AvenantRequest,
@@ -300,12 +300,24 @@ class ConventionProcedure:
 
     def validate(self, task: TaskView, completion: TaskCompletion) -> None:
         c = self.c
+        if task.kind == "draft_convention":
+            self._validate_employer_party(completion)
         if task.kind == "draft_avenant":
             self._validate_avenant_draft(completion.outcome)
         if task.kind == "sign_convention" and (
                 c.status != "signing" or task.step != f"convention-sign-{c.version}" or c.refusal is not None):
             raise ApplicationError("Cette version de la convention n'attend plus la signature de la plateforme.",
                                    type="Conflict")
+
+    def _validate_employer_party(self, completion: TaskCompletion) -> None:
+        """R10: the employer of a person in employment is a party to the convention. Whether the
+        person is employed: the file's employment episodes, sent by the API in `facts` (the workflow
+        does not read the database), else the situation at intake. A validator only: replay-safe."""
+        refusal = rules.r10_employer_party_refusal(
+            self.ctx.inp.facts.situation, completion.facts.get("employed_now"), completion.outcome.get("employer"))
+        if refusal is not None:
+            raise ApplicationError(refusal.detail, {"rule": "R10", "errors": [
+                {"field": "outcome.employer", "message": refusal.detail}]}, type="RuleRefused")
 
     def _validate_avenant_draft(self, outcome: dict) -> None:
         """What each kind of avenant must state (R10): the new employer, or the new signatory."""

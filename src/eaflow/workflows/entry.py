@@ -66,10 +66,10 @@ class EntryProcedure:
             await ctx.notify("intake-refused", "intake_refused", ["prescriber"], refusals=reasons)
             return
         ctx.enter(JourneyState.consent)
-        await ctx.record(
-            "intake", "intake_accepted",
-            detail={"rules": ["R1", "R2", "R3", "R5"], "consent_by": facts.consent.by.value if facts.consent else None},
-        )
+        detail = {"rules": ["R1", "R2", "R3", "R5"], "consent_by": facts.consent.by.value if facts.consent else None}
+        if rules.r5_subsidiarity_missing(facts.channel, facts.subsidiarity_reason):
+            detail["subsidiarity_missing"] = True  # R5: a CDAPH orientation is accepted without it, and noted
+        await ctx.record("intake", "intake_accepted", detail=detail)
         self.intake_answered = True
 
     async def r2_bring_to_cdaph_knowledge(self) -> None:

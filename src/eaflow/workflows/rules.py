@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable, Optional, Protocol
 
-from eaflow.workflows.types import ConsentBy, IntakeFacts, Refusal, Situation
+from eaflow.durations import Duration, duration_words
+from eaflow.workflows.types import Channel, ConsentBy, IntakeFacts, Refusal, Situation
 
 MINIMUM_AGE = 16
 # §V.B.2: at most 20 persons accompanied per counsellor FTE (persons in veille not counted).
@@ -72,10 +73,19 @@ def r3_consent(facts: IntakeFacts) -> list[Refusal]:
     return []
 
 
+def r5_subsidiarity_missing(channel: str, subsidiarity_reason: str | None) -> bool:
+    """R5: a CDAPH orientation that does not state why ordinary services do not suffice. The cahier des
+    charges makes that statement the prescriber's (§III), not a condition of a CDAPH decision: such an
+    orientation is accepted and the statement noted as missing; a SPE prescription must carry it."""
+    return channel == Channel.cdaph.value and not (subsidiarity_reason or "").strip()
+
+
 def r5_subsidiarity(facts: IntakeFacts) -> list[Refusal]:
-    """R5: why ordinary services do not suffice; what emploi accompagné adds to support funded elsewhere."""
+    """R5: why ordinary services do not suffice (a SPE prescriber must say it; a CDAPH orientation
+    without it is accepted and noted, see r5_subsidiarity_missing); what emploi accompagné adds to
+    support funded elsewhere."""
     refusals: list[Refusal] = []
-    if not (facts.subsidiarity_reason or "").strip():
+    if facts.channel.is_spe and not (facts.subsidiarity_reason or "").strip():
         refusals.append(Refusal(rule="R5", detail=(
             "Le prescripteur doit indiquer pourquoi les services de droit commun ne suffisent pas.")))
     if (facts.other_support or "").strip() and not (facts.other_support_justification or "").strip():
@@ -130,6 +140,36 @@ NOT_IN_CASELOAD = frozenset({"veille", "exited", "transferred", "refused"})
 
 def r7_counts_in_caseload(state: str) -> bool:
     return state not in NOT_IN_CASELOAD
+
+
+# R10: the convention is concluded with the person (or representative) "et le cas échéant l'employeur"
+# (§II, §IV.C): the employer of a person in employment is a party, and signs; a self-employed person
+# signs as their own employer. "Sur le point d'être embauchée" is not yet employed: the employer
+# becomes a party when the job is recorded (an open episode) or, after signature, by an avenant.
+def r10_employed_for_convention(situation: Situation | str, employed_now: bool | None) -> bool:
+    """Whether the person is in employment when the convention is drafted. `employed_now` is what the
+    file's employment episodes say (R16; PMSMP and internships are not employment): True with an open
+    episode, False when every episode recorded has ended, None when none was recorded since intake,
+    in which case the situation at intake decides."""
+    if employed_now is not None:
+        return bool(employed_now)
+    return Situation(situation) is Situation.employed
+
+
+def r10_employer_party_refusal(situation: Situation | str, employed_now: bool | None,
+                               employer: dict | None) -> Refusal | None:
+    """R10: the draft of a person in employment names the employer, with a signatory unless the
+    person is self-employed (then they sign as their own employer)."""
+    if not r10_employed_for_convention(situation, employed_now):
+        return None
+    if not employer or not (employer.get("name") or "").strip():
+        return Refusal(rule="R10", detail=(
+            "La personne est en emploi : son employeur est partie à la convention. Indiquez l'employeur et "
+            "la personne qui signe pour lui (ou « travailleur non salarié » si elle travaille à son compte)."))
+    if not employer.get("self_employed") and not employer.get("signatory"):
+        return Refusal(rule="R10", detail=(
+            "L'employeur signe la convention par son représentant : indiquez le signataire pour l'employeur."))
+    return None
 
 
 # R11: intensity, from the hours of accompaniment of one calendar month (§V.B.3: "intensif : plus
@@ -247,26 +287,47 @@ def monthly_intensity(contacts: Iterable[RecordedContact], first_month: date,
 # R14: a veille only with the person's formal agreement, its end written and strictly bounded, its
 # reactivation conditions stated (§IV.D). Shared by the API and the journey's validator.
 VEILLE_REQUESTED_BY = ("person", "counsellor_proposal")
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre")
+
+
+def french_date(day: date) -> str:
+    """'1er mars 2026', '3 septembre 2026'."""
+    return f"{'1er' if day.day == 1 else day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def r14_veille_latest_end(first_day: date, max_duration: str) -> date:
+    """R14: the last end a veille that began on `first_day` may have, extensions included: §IV.D makes
+    the veille "strictement limitée dans le temps", so the policy's `[veille] max_duration` bounds the
+    whole period from its first day, not each agreement from its own."""
+    return Duration.parse(max_duration).from_date(first_day)
 
 
 def r14_veille_refusals(*, agreement_on: date | None, until: date | None, reactivation_conditions: str,
-                        starts_on: date, latest_end: date) -> list[dict[str, str]]:
-    """Field errors that refuse a veille (empty when R14 allows it). `latest_end` is the policy's
-    maximum duration counted from `starts_on`."""
+                        starts_on: date, max_duration: str, veille_since: date | None = None) -> list[dict[str, str]]:
+    """Field errors that refuse a veille (empty when R14 allows it). `starts_on` is the day of this
+    agreement; `veille_since` the first day of the veille in progress when the agreement extends it
+    (None for a first start). The whole period, the first start and every extension together, lasts
+    at most the policy's `max_duration` from its first day."""
     errors = []
     if agreement_on is None:
         errors.append({"field": "agreement", "message": "l'accord formel de la personne (date et forme) est "
                                                         "obligatoire pour une mise en veille"})
     elif agreement_on > starts_on:
         errors.append({"field": "agreement.on", "message": "l'accord de la personne doit précéder la mise en veille"})
+    first_day = veille_since or starts_on
+    latest_end = r14_veille_latest_end(first_day, max_duration)
     if until is None:
         errors.append({"field": "until", "message": "la date de fin convenue est obligatoire : une veille est "
                                                     "strictement bornée dans le temps"})
     elif until <= starts_on:
         errors.append({"field": "until", "message": "la date de fin doit être postérieure au début de la veille"})
     elif until > latest_end:
-        errors.append({"field": "until", "message": f"la veille ne peut pas dépasser le {latest_end.strftime('%d/%m/%Y')}"
-                                                    " (durée maximale fixée par la plateforme)"})
+        began = "a commencé" if veille_since is not None else "commence"
+        may = "peut" if veille_since is not None else "pourra"
+        errors.append({"field": "until", "message": (
+            f"La veille {began} le {french_date(first_day)} : prolongations comprises, elle ne {may} pas "
+            f"dépasser le {french_date(latest_end)} ({duration_words(max_duration)}, R14).")})
     if not (reactivation_conditions or "").strip():
         errors.append({"field": "reactivation_conditions",
                        "message": "les conditions de réactivation de l'accompagnement doivent être écrites"})

@@ -168,7 +168,8 @@ class DraftConventionOutcome(_Outcome):
     person_signatory: Signatory = Field(title="Signataire pour la personne",
                                         description="La personne accompagnée, ou son représentant légal")
     employer: EmployerParty | None = Field(None, title="Employeur",
-                                           description="À renseigner quand la personne est en emploi")
+                                           description="Obligatoire quand la personne est en emploi : "
+                                                       "l'employeur est partie à la convention (R10)")
 
     _strip = field_validator("workplace_modalities", "rhythm")(_not_blank)
 

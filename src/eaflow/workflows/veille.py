@@ -2,16 +2,16 @@
 
 Only on the person's explicit request, or on the counsellor's proposal with the person's formal
 agreement; its end is agreed, written (an avenant to the convention) and strictly bounded by the
-policy; the reactivation conditions are stated. It is not an exit: the person and the employer are
-told so. During the veille the interview clock stops (R12) and the person is out of the
-counsellor's caseload (R7). The policy's `ending_lead` before the end the counsellor gets a task to
-prepare the resumption; on the end date the accompaniment resumes, unless a new agreement extended
-it. `reactivate` resumes it at any time.
+policy: the whole period from its first day, extensions included. The reactivation conditions are
+stated. It is not an exit: the person and the employer are told so. During the veille the
+interview clock stops (R12) and the person is out of the counsellor's caseload (R7). The policy's
+`ending_lead` before the end the counsellor gets a task to prepare the resumption; on the end
+date the accompaniment resumes, unless a new agreement extended it. `reactivate` resumes it at any
+time.
 """
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -80,10 +80,12 @@ class VeilleProcedure:
 
     # ------------------------------------------------------------------ R14: start or extend
 
-    def latest_end(self, starts_on: date) -> date:
-        return Duration.parse(self.ctx.policy.veille.max_duration).from_date(starts_on)
-
-    def validate_start(self, request: VeilleRequest) -> None:
+    def validate_start(self, request: VeilleRequest, *, bounded_period: bool = True) -> None:
+        """R14 for a first agreement or an extension. The whole veille, extensions included, lasts at
+        most the policy's `max_duration` from its first day (`v.since`, kept in the snapshot that
+        continue-as-new carries). `bounded_period=False` is the former bound (each agreement counted
+        from its own day), kept only for the handler of runs recorded before patch
+        "veille-bounded-period"; the validator always applies the whole-period bound."""
         state = self.ctx.s.state
         if state not in (JourneyState.accompaniment, JourneyState.veille):
             raise ApplicationError("Une veille ne se décide que pendant l'accompagnement.", {"rule": "R14"},
@@ -97,7 +99,8 @@ class VeilleProcedure:
         errors = rules.r14_veille_refusals(
             agreement_on=request.agreement_on, until=request.until,
             reactivation_conditions=request.reactivation_conditions, starts_on=today,
-            latest_end=self.latest_end(today))
+            max_duration=self.ctx.policy.veille.max_duration,
+            veille_since=self.v.since if self.in_veille() and bounded_period else None)
         if errors:
             raise ApplicationError("La mise en veille ne respecte pas le cahier des charges (R14).",
                                    {"rule": "R14", "errors": errors}, type="RuleRefused")
@@ -107,7 +110,10 @@ class VeilleProcedure:
             return await self._start(request)
 
     async def _start(self, request: VeilleRequest) -> dict:
-        self.validate_start(request)  # again: the veille may have ended while this waited
+        # Again: the veille may have ended while this waited. An extension accepted before the whole
+        # period was bounded must replay as it ran, hence the patch (a validator emits no command).
+        bounded = not self.in_veille() or workflow.patched("veille-bounded-period")
+        self.validate_start(request, bounded_period=bounded)
         ctx, v = self.ctx, self.v
         today, extension = workflow.now().date(), self.in_veille()
         v.agreements += 1
