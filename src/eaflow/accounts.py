@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, select
 
+from eaflow.store.accounts import record_staffing
 from eaflow.store.models import Platform, User
 
 ROLES = ("counsellor", "manager", "admin", "prescriber")
@@ -168,4 +169,5 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    record_staffing(session, user)
     return user

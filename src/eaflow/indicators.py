@@ -34,9 +34,9 @@ What counts, decided here once:
    prescription was the other platform's; `veille`: at the end, and at some point of the period (R14);
    `exits` in the period by reason (R15, every reason listed, 0 included); `transfers` out (a move to a
    département with a platform, R15) and in.
-2. Resources (§V.A.6 2°; R7): the platform's active counsellors and their FTE as they stand today
-   (the accounts keep no history of FTE); `caseload`: the persons with a counsellor at the end of the
-   period whose state counts under R7 (`rules.r7_counts_in_caseload`: veille excluded), per counsellor,
+2. Resources (§V.A.6 2°; R7): the platform's active counsellors and their FTE as they stood at the end
+   of the period (`counsellors_at`, from the accounts' staffing periods); `caseload`: the persons with
+   a counsellor at the end of the period whose state counts under R7 (`rules.r7_counts_in_caseload`: veille excluded), per counsellor,
    per FTE, against the capacity (`rules.r7_capacity`, 20 per FTE), and counsellor by counsellor (staff
    are named; persons never). The counsellor of a journey at a date comes from its assignments (R8).
    Time split, funding, training and the "titre professionnel" are not recorded here: not reported.
@@ -78,6 +78,7 @@ from sqlmodel import Session, select
 from eaflow import employment as jobs
 from eaflow.activities.notify import CHANNEL_LABELS, SITUATION_LABELS
 from eaflow.store.accompaniment import CONTRACT_TYPES, EMPLOYER_TYPES, EmploymentEpisode, IntensityMonth
+from eaflow.store.accounts import StaffingPeriod
 from eaflow.store.models import AuditEvent, CounsellorAssignment, Journey, Platform, User
 from eaflow.workflows import rules
 from eaflow.workflows.types import Channel, JourneyState as S, Situation
@@ -237,12 +238,46 @@ def projected_timeline(journey: Journey) -> list[tuple[datetime, str]]:
     return timeline
 
 
+@dataclass(frozen=True)
+class CounsellorAsOf:
+    """A counsellor as the platform's staff stood at the end of the period (R7, R20)."""
+
+    id: str
+    display_name: str
+    email: str
+    fte: float
+
+
 @dataclass
 class Facts:
     platform: Platform
     period: Period
     journeys: list[JourneyFacts]
-    counsellors: list[User]  # the platform's active counsellors
+    counsellors: list[CounsellorAsOf]  # the platform's active counsellors at the end of the period
+
+
+def counsellors_at(session: Session, platform_id: str, moment: datetime) -> list[CounsellorAsOf]:
+    """The platform's active counsellors and their FTE at `moment`, from each account's staffing periods
+    (`StaffingPeriod`, issue 14 item 4): a change of FTE, of role or a disabling applies from its day on,
+    never to the quarters before it. Before an account's first period, that first one holds (what it was
+    when it was created, or when the history began); an account without any period stands as it is."""
+    users = session.exec(select(User).where(User.platform_id == platform_id)).all()
+    periods: dict[str, list[StaffingPeriod]] = {}
+    for row in session.exec(select(StaffingPeriod).where(StaffingPeriod.user_id.in_([u.id for u in users]))
+                            .order_by(StaffingPeriod.since, StaffingPeriod.id)).all():
+        periods.setdefault(row.user_id, []).append(row)
+    found = []
+    for user in users:
+        rows = periods.get(user.id)
+        if rows:
+            before = [row for row in rows if _utc(row.since) < moment]
+            state = before[-1] if before else rows[0]
+            role, fte, active = state.role, state.fte, state.active
+        else:
+            role, fte, active = user.role, user.fte, user.active
+        if role == "counsellor" and active:
+            found.append(CounsellorAsOf(user.id, user.display_name, user.email, fte))
+    return sorted(found, key=lambda c: (c.display_name, c.id))
 
 
 def load(session: Session, platform_id: str, period: Period) -> Facts:
@@ -288,9 +323,7 @@ def load(session: Session, platform_id: str, period: Period) -> Facts:
             .order_by(EmploymentEpisode.started_on, EmploymentEpisode.id)):
         episodes.setdefault(row.journey_id, []).append(row)
 
-    counsellors = session.exec(select(User).where(
-        User.platform_id == platform_id, User.role == "counsellor", User.active == True)  # noqa: E712
-        .order_by(User.display_name, User.id)).all()
+    counsellors = counsellors_at(session, platform_id, period.closes)
 
     facts = []
     for journey in journeys:
@@ -439,7 +472,8 @@ def activity_indicators(f: Facts) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- 2. resources
 
 def counsellors(f: Facts) -> dict[str, Any]:
-    """§V.A.6 2° "ETP dédiés à l'accompagnement": the active counsellors and their FTE (today's)."""
+    """§V.A.6 2° "ETP dédiés à l'accompagnement": the active counsellors and their FTE at the end of the
+    period (`counsellors_at`)."""
     return {"count": len(f.counsellors), "total_fte": round(sum(c.fte for c in f.counsellors), 2)}
 
 

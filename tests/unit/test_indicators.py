@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from eaflow import accounts, indicators
 from eaflow.indicators import Period
 from eaflow.store.accompaniment import EmploymentEpisode, IntensityMonth
 from eaflow.store.db import session_scope
-from eaflow.store.models import AuditEvent, CounsellorAssignment, Journey
+from eaflow.store.accounts import StaffingPeriod, record_staffing
+from eaflow.store.models import AuditEvent, CounsellorAssignment, Journey, User
 from eaflow.workflows import rules
 
 Q1 = Period(date(2026, 1, 1), date(2026, 3, 31))
@@ -324,3 +325,24 @@ def test_r20_contracts_in_progress_do_not_grow_quarter_after_quarter(settings, p
     assert counted["Q1"]["ongoing_or_started"] == 5  # A's CDI, B's CDD, D's CDD, H's activity, J's CDD
     for later in ("Q2", "Q3", "Q4"):  # A, D, H: the three still accompanied and in a job
         assert counted[later] == {"ongoing_or_started": 3, "started": 0, "unpaid_placements": 0}, later
+
+
+def test_r7_r20_the_staffing_of_a_past_quarter_is_the_one_it_had(settings, platform):
+    """Issue 14 (4): c1 goes part time (0.5) on 1 May, c2 leaves on 15 May: Q1 keeps 1 + 0.05 FTE and two
+    counsellors; Q3 reads one counsellor at 0.5 FTE, and c1's capacity of then."""
+    seed(settings.db_url, platform)
+    with session_scope(settings.db_url) as session:
+        for created in session.exec(select(StaffingPeriod)).all():  # the accounts were opened long ago
+            created.since = at("2025-01-01")
+        c1, c2 = session.get(User, platform.counsellor), session.get(User, platform.counsellor2)
+        c1.fte, c2.active = 0.5, False
+        record_staffing(session, c1, at=at("2026-05-01"))
+        record_staffing(session, c2, at=at("2026-05-15"))
+    q3 = Period(date(2026, 7, 1), date(2026, 9, 30))
+    with session_scope(settings.db_url) as session:
+        first, third = (indicators.report(session, platform.platform_id, p)["resources"] for p in (Q1, q3))
+    assert first["counsellors"] == {"count": 2, "total_fte": 1.05}
+    assert {c["id"]: c["fte"] for c in first["caseload"]["by_counsellor"]} == {
+        platform.counsellor: 1.0, platform.counsellor2: 0.05}
+    assert third["counsellors"] == {"count": 1, "total_fte": 0.5}
+    assert [(c["id"], c["capacity"]) for c in third["caseload"]["by_counsellor"]] == [(platform.counsellor, 10.0)]

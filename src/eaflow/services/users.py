@@ -22,7 +22,7 @@ from eaflow.services.admin_audit import audit_account
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
-from eaflow.store.accounts import SignInAttempt
+from eaflow.store.accounts import SignInAttempt, record_staffing
 from eaflow.store.models import CLOSED_STATES, Journey, User, aware
 
 # An account that never chose its password: no password verifies against an empty hash.
@@ -175,6 +175,7 @@ def change_user(settings: Settings, admin: User, user_id: str, *, role: str | No
         session.add(user)
         after = {"role": user.role, "fte": user.fte, "active": user.active}
         if after != before:
+            record_staffing(session, user)  # R20: the quarters to come read the new staffing
             changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
             if set(changed) - {"active"}:
                 audit_account(session, "user_changed", actor_id=admin.id, platform_id=user.platform_id,

@@ -77,3 +77,25 @@ class MailPreference(SQLModel, table=True):
     muted_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     digest_instead: bool = False
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffingPeriod(SQLModel, table=True):
+    """R7, R20: a user's role, FTE and whether the account is active, from `since` until the user's next
+    row. Every creation and every change of an account appends one: the indicators of a past quarter
+    read the staff as it stood then, not as it stands today."""
+
+    __tablename__ = "staffing_period"
+    __table_args__ = (Index("ix_staffing_period_user_since", "user_id", "since"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="user.id")
+    since: datetime = Field(default_factory=utcnow)
+    role: str
+    fte: float
+    active: bool
+
+
+def record_staffing(session, user, at: datetime | None = None) -> None:
+    """The account as it stands now opens a staffing period (after a creation or a change)."""
+    session.add(StaffingPeriod(user_id=user.id, since=at or utcnow(), role=user.role, fte=user.fte,
+                               active=user.active))
