@@ -218,15 +218,16 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         key="france_travail_waiting_cdaph",
-        description="prescription France Travail en attente de l'information de la CDAPH",
+        description="prescription France Travail sur liste d'attente, information de la CDAPH à faire (R2, R6)",
         submitted_by=PRESCRIBER,
         intake=lambda today: _intake(
             today, first_name="Camille", last_name="Lefebvre", birth_date=_years_ago(today, 34, 45),
             channel="france_travail", situation="seeking", prescribed_days_ago=2,
             subsidiarity_reason="Plusieurs ruptures de contrat faute d'appui sur le lieu de travail.",
         ),
-        steps=[Step("notify_cdaph")],
-        open_tasks=frozenset({"notify_cdaph"}),
+        steps=[Step("notify_cdaph"), Step("assign_counsellor")],
+        ends_in="waiting_list",
+        open_tasks=frozenset({"notify_cdaph", "assign_counsellor"}),
     ),
     Scenario(
         key="cdaph_waiting_list",

@@ -129,7 +129,9 @@ class RelaunchPolicy(_Section):
                            "link; never less than six months")
     minimum_channels: int = Field(
         3, ge=1, le=len(RelaunchChannel),
-        description="R17: and only once attempts were recorded over at least this many distinct channels")
+        description="R17: and only once each of the five channels (phone, letter, mail, third_party, home_visit) "
+                    "was tried or recorded as impossible, with why; this count of distinct channels only still "
+                    "applies to journeys whose run began before that rule, until their next run")
 
     @field_validator("attempts")
     @classmethod

@@ -36,14 +36,18 @@ async def manager_sees(api, journey_id: str, state: str) -> None:
 
 
 async def test_r19_rights_events_refused_as_problems_then_one_accepted(api, settings, smtp_server, platform):
-    # A journey still on the waiting list: its rights are followed from admission on.
+    # A journey still on the waiting list: its rights are followed from the intake on (R19), and a
+    # manager records their events there (no counsellor yet); an event out of order is still refused.
     created = await api.request("POST", "/api/v1/journeys", MANAGER, json=intake(channel="cdaph"))
     waiting = created.json()["id"]
     await manager_sees(api, waiting, "waiting_list")
     early = await api.request("POST", f"/api/v1/journeys/{waiting}/rights", MANAGER,
-                              json={"event": "renewal_filed", "on": TODAY})
+                              json={"event": "appeal_filed", "on": TODAY})
     assert early.status_code == 409 and early.headers["content-type"] == PROBLEM
     assert early.json()["rule"] == "R19"
+    early = await api.request("POST", f"/api/v1/journeys/{waiting}/rights", MANAGER,
+                              json={"event": "renewal_filed", "on": TODAY})
+    assert early.status_code == 200 and early.json()["status"] == "renewal_filed", early.text
 
     journey_id, _ = await admitted_to_convention(api, platform)
     url = f"/api/v1/journeys/{journey_id}/rights"

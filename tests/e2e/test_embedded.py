@@ -418,7 +418,8 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
             return journey["state"], {t["kind"] for t in journey["open_tasks"]}
 
         assert stage("refused_under_16") == ("refused", set())
-        assert stage("france_travail_waiting_cdaph")[1] == {"notify_cdaph"}
+        # R2, R6: on the waiting list at once, the CDAPH information tracked beside it.
+        assert stage("france_travail_waiting_cdaph") == ("waiting_list", {"notify_cdaph", "assign_counsellor"})
         assert stage("cdaph_waiting_list") == ("waiting_list", {"assign_counsellor"})
         assert stage("admitted_evaluation_open") == ("admitted", {"shared_evaluation"})
         # Evaluated, the journey goes on to the convention (R10): the counsellor's draft is open.

@@ -68,8 +68,14 @@ def intake(index: int = 0, channel: str = "france_travail", **overrides) -> dict
 
 
 def expected_first_task(channel: str) -> str:
-    """A SPE prescription waits for the CDAPH to be informed (R2); a CDAPH orientation goes to the list."""
+    """A SPE prescription opens the CDAPH information first (R2); a CDAPH orientation goes to the list."""
     return "assign_counsellor" if channel == "cdaph" else "notify_cdaph"
+
+
+def expected_open_tasks(channel: str) -> set[str]:
+    """What a journey waits on after its entry: the waiting list at once (R6), a SPE prescription with
+    the CDAPH to inform beside it (R2, issue 14 item 5)."""
+    return {"assign_counsellor"} if channel == "cdaph" else {"notify_cdaph", "assign_counsellor"}
 
 
 # ---------------------------------------------------------------------------------------------

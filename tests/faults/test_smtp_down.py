@@ -20,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("faults")
 DOWN_FOR = 10.0
 CHANNELS = ["france_travail", "cdaph", "france_travail", "cdaph"]
 # Mails before the first task: see test_two_workers.expected_mail_count.
-EXPECTED_MAILS = sum(2 if channel == "france_travail" else 5 for channel in CHANNELS)
+EXPECTED_MAILS = sum(7 if channel == "france_travail" else 5 for channel in CHANNELS)
 
 
 def test_mails_wait_for_the_smtp_server_and_are_all_delivered_once(stack_factory):

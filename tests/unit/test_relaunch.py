@@ -91,3 +91,47 @@ def test_r17_the_examination_is_documented_and_a_fragility_keeps_the_link():
             kind.validate({**good, **bad})
     assert kind.validate({**good, "fragility_identified": True, "conclusion": "keep_link"}).conclusion == "keep_link"
     assert "channel" in TASK_KINDS["relaunch_attempt"].outcome_schema()["properties"]
+
+
+def test_r17_every_one_of_the_five_channels_is_owed_until_tried_or_recorded_impossible():
+    assert rules.R17_CHANNELS == ("phone", "letter", "mail", "third_party", "home_visit")
+    assert rules.r17_channels_owed([]) == list(rules.R17_CHANNELS)
+    # Three channels tried are no longer enough (the text lists five) …
+    assert rules.r17_channels_owed(["letter", "mail", "phone"]) == ["third_party", "home_visit"]
+    # … each of the others must be tried, or recorded as impossible with why.
+    assert rules.r17_channels_owed(["letter", "mail", "phone"], {"third_party": "Aucun tiers de confiance"}) == [
+        "home_visit"]
+    assert rules.r17_channels_owed(["letter", "mail", "phone"], ["third_party", "home_visit"]) == []
+    assert rules.r17_channels_owed(["phone", "letter", "mail", "third_party", "home_visit"]) == []
+    assert rules.r17_channels_owed(["phone", "letter", "mail", "third_party", "home_visit"], ["mail"]) == []
+
+
+def test_r17_a_channel_recorded_impossible_needs_its_reason_and_old_outcomes_stay_valid():
+    kind = TASK_KINDS["relaunch_attempt"]
+    old = kind.validate({"occurred_on": "2027-01-04", "channel": "phone", "reached": False})  # recorded before
+    assert (old.impossible, old.impossible_reason) == (False, None)
+    done = kind.validate({"occurred_on": "2027-01-04", "channel": "mail", "reached": False, "impossible": True,
+                          "impossible_reason": " Aucune adresse électronique connue. "})
+    assert done.impossible and done.impossible_reason == "Aucune adresse électronique connue."
+    for bad in ({"impossible": True}, {"impossible": True, "impossible_reason": "  "},
+                {"impossible": True, "impossible_reason": "Pas de courriel", "reached": True},
+                {"impossible": False, "impossible_reason": "Pas de courriel"}):
+        with pytest.raises(ValidationError):
+            kind.validate({"occurred_on": "2027-01-04", "channel": "mail", "reached": False, **bad})
+
+
+def test_r17_the_exit_file_shows_the_channels_recorded_impossible_and_why():
+    from eaflow.services.decisions import exit_dossier
+
+    file = {"rule": "R17", "silence_since": "2027-01-04", "channels": ["letter", "mail", "phone"],
+            "attempts": [{"on": "2027-01-04", "channel": "phone", "result": "not_reached"}],
+            "impossible": [{"channel": "third_party", "reason": "Aucun tiers de confiance désigné."},
+                           {"channel": "home_visit", "reason": "La personne réside à l'étranger."}]}
+    relaunch = exit_dossier({"exit": {"reason": "disengagement", "details": file}}, date(2027, 8, 1))["relaunch"]
+    assert relaunch["impossible"] == [{"channel": "tiers de confiance", "reason": "Aucun tiers de confiance désigné."},
+                                      {"channel": "déplacement au domicile",
+                                       "reason": "La personne réside à l'étranger."}]
+    # A file written before carries none.
+    del file["impossible"]
+    assert exit_dossier({"exit": {"reason": "disengagement", "details": file}}, date(2027, 8, 1))[
+        "relaunch"]["impossible"] == []

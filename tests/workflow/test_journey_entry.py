@@ -53,7 +53,7 @@ async def test_r2_spe_prescription_reminded_until_cdaph_informed_then_admitted(
                                          intake(channel="france_travail", situation="employed",
                                                 employer={"name": "Boulangerie Durand", "email": "rh@durand.fr"}),
                                          policy)
-        assert answer.state == "consent"
+        assert answer.state in ("consent", "waiting_list")  # R6: it does not wait for the CDAPH
         task = await wait_for_task(settings, journey_id, "notify_cdaph", env)
         await env.sleep(timedelta(days=15))  # two reminders at +7 and +14 days
         await asyncio.sleep(0.5)
@@ -76,6 +76,75 @@ async def test_r2_spe_prescription_reminded_until_cdaph_informed_then_admitted(
         recipients = {m.recipient for m in session.exec(select(MailOutbox).where(
             MailOutbox.journey_id == journey_id, MailOutbox.kind.like("entry_decision%")))}
     assert {"lea.martin@example.fr", "rh@durand.fr", "plateforme35@test.fr"} <= recipients  # R4
+
+
+async def test_r2_r6_spe_prescription_on_the_waiting_list_at_once_cdaph_informed_beside(
+    time_skipping_env, settings, platform, smtp_server
+):
+    """Informing the CDAPH is the prescriber's duty and fast access the rule: a France Travail
+    prescription joins the waiting list at once, and can be admitted, while the platform tracks and
+    reminds of the CDAPH information until it is recorded."""
+    env = time_skipping_env
+    policy = Policy.model_validate({"intake": {"cdaph_notification_due": "P7D", "cdaph_reminder_every": "P7D"}})
+    async with running_worker(env.client, settings):
+        journey_id, _ = await start(env.client, settings, platform, intake(channel="france_travail"), policy)
+        handle = env.client.get_workflow_handle(journey_id)
+        notify = await wait_for_task(settings, journey_id, "notify_cdaph", env)
+        assign = await wait_for_task(settings, journey_id, "assign_counsellor", env)  # at once, beside it
+        snapshot = await handle.query(JourneyWorkflow.snapshot)
+        assert snapshot.state == "waiting_list" and not snapshot.cdaph_informed
+        await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
+                       caseload=0, fte=1.0)
+        await wait_for_task(settings, journey_id, "shared_evaluation", env)
+        assert open_tasks(settings, journey_id, "notify_cdaph")  # still tracked once admitted
+        await env.sleep(timedelta(days=8))  # and still reminded (+7 days)
+        await asyncio.sleep(0.5)
+        with session_scope(settings.db_url) as session:
+            kinds = [m.kind for m in session.exec(select(MailOutbox).where(MailOutbox.journey_id == journey_id))]
+        assert "cdaph_notification_reminder" in kinds
+        await complete(env.client, notify, {"informed_on": today(), "how": "courrier"}, platform.manager)
+        for _ in range(50):
+            snapshot = await handle.query(JourneyWorkflow.snapshot)
+            if snapshot.cdaph_informed:
+                break
+            await asyncio.sleep(0.05)
+        assert snapshot.cdaph_informed and snapshot.state == "admitted"
+        await asyncio.sleep(0.3)
+    with session_scope(settings.db_url) as session:
+        journey = session.get(Journey, journey_id)
+        assert journey.state == "admitted" and journey.counsellor_id == platform.counsellor
+        assert journey.cdaph_informed_how == "courrier" and journey.cdaph_informed_on is not None
+        actions = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.journey_id == journey_id))]
+    assert "cdaph_informed" in actions
+    assert actions.index("waiting_list_entered") < actions.index("admitted") < actions.index("cdaph_informed")
+
+
+async def test_r2_cdaph_information_beside_the_waiting_list_survives_continue_as_new(
+    time_skipping_env, settings, platform
+):
+    env = time_skipping_env
+    policy = Policy.model_validate({"intake": {"cdaph_reminder_every": "P1D"},
+                                    "workflow": {"history_event_limit": 150}})
+    async with running_worker(env.client, settings):
+        journey_id, _ = await start(env.client, settings, platform, intake(channel="mission_locale"), policy)
+        handle = env.client.get_workflow_handle(journey_id)
+        notify = await wait_for_task(settings, journey_id, "notify_cdaph", env)
+        await wait_for_task(settings, journey_id, "assign_counsellor", env)
+        for _ in range(12):  # daily reminders until the history is long: both loops park, one run continues
+            await env.sleep(timedelta(days=5))
+            snapshot = await handle.query(JourneyWorkflow.snapshot)
+            if snapshot.continued_runs:
+                break
+        assert snapshot.continued_runs >= 1 and snapshot.state == "waiting_list"
+        assert [t.id for t in open_tasks(settings, journey_id, "notify_cdaph")] == [notify.id]  # found again
+        await complete(env.client, notify, {"informed_on": today(), "how": "portail"}, platform.manager)
+        for _ in range(50):
+            snapshot = await handle.query(JourneyWorkflow.snapshot)
+            if snapshot.cdaph_informed:
+                break
+            await asyncio.sleep(0.05)
+        assert snapshot.cdaph_informed and snapshot.state == "waiting_list"
+        assert open_tasks(settings, journey_id, "assign_counsellor")
 
 
 async def test_cdaph_orientation_skips_the_cdaph_notification(time_skipping_env, settings, platform):

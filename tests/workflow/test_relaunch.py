@@ -1,8 +1,8 @@
 """R17 on the time-skipping server: a relaunch sequence starts once the person has not been reached for
 the policy's threshold despite a failed attempt, opens one attempt task (and mail) at each offset of
 the policy's schedule, and stops on any contact that reaches the person; the silence examination
-(`analyse_silence`) comes only after six months without a link AND attempts over enough channels,
-and concludes to keep the link (the accompaniment goes on, a sequence may start again) or to propose
+(`analyse_silence`) comes only after six months without a link AND each of R17's five channels tried
+or recorded as impossible (with why), and concludes to keep the link (the accompaniment goes on, a sequence may start again) or to propose
 the exit, which a manager approves (R18)."""
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from eaflow.durations import Duration
 from eaflow.nudges import redeliver_pending, relay_forever
 from eaflow.policy import Policy, policy_as_toml
+from eaflow.services.decisions import exit_dossier
 from eaflow.store.accompaniment import Contact, ContactNudge
 from eaflow.store.db import session_scope
 from eaflow.store.models import AuditEvent, Task
@@ -129,6 +130,12 @@ def attempt(on, channel: str, reached: bool = False) -> dict:
             "note": "Message laissé." if not reached else "Échange avec la personne."}
 
 
+def impossible(on, channel: str, why: str) -> dict:
+    """R17: the channel cannot be used for this person, recorded with why (not a contact)."""
+    return {"occurred_on": on.isoformat(), "channel": channel, "reached": False, "impossible": True,
+            "impossible_reason": why}
+
+
 def analysis(conclusion: str, **overrides) -> dict:
     return {"causes_examined": "Aucun signe d'hospitalisation ni de déménagement connu ; le tiers de confiance "
                                "n'a plus de nouvelles.", "fragility_identified": False,
@@ -212,7 +219,7 @@ async def test_r17_relaunch_starts_at_the_threshold_opens_attempts_at_the_offset
         assert len(actions(settings, journey_id, "relaunch_started")) == 1
 
 
-async def test_r17_six_months_and_several_channels_then_the_exit_approved_by_a_manager(
+async def test_r17_six_months_and_every_channel_tried_or_impossible_then_the_exit_approved_by_a_manager(
         time_skipping_env, policy_settings, platform):
     env, settings = time_skipping_env, policy_settings
     async with running_worker(env.client, settings):
@@ -225,8 +232,22 @@ async def test_r17_six_months_and_several_channels_then_the_exit_approved_by_a_m
         rl = await relaunch_of(env, journey_id)
         assert rl.channels == ["letter", "mail", "phone"]
         await continue_as_new(env, journey_id)
+        # The home visit and the trusted third party cannot be used: each recorded impossible, with why.
+        visit = await attempt_opens_at(env, settings, journey_id, at(started_at, "P1M"), 4, "home_visit")
+        await complete(env.client, visit, impossible(await env_today(env), "home_visit",
+                                                     "La personne réside désormais à l'étranger."), platform.counsellor)
+        third = await attempt_opens_at(env, settings, journey_id, at(started_at, "P2M"), 5, "third_party")
+        await complete(env.client, third, impossible(await env_today(env), "third_party",
+                                                     "Aucun tiers de confiance désigné."), platform.counsellor)
+        rl = await relaunch_of(env, journey_id)
+        assert rl.channels == ["letter", "mail", "phone"]  # not contacts: nothing was tried
+        assert rl.impossible == {"home_visit": "La personne réside désormais à l'étranger.",
+                                 "third_party": "Aucun tiers de confiance désigné."}
+        assert [e.detail["channel"] for e in actions(settings, journey_id, "relaunch_channel_impossible")] == [
+            "home_visit", "third_party"]
+        await continue_as_new(env, journey_id)  # carried in the snapshot
 
-        # Three channels, but not six months: no examination yet, even a minute before.
+        # Every channel solicited, but not six months: no examination yet, even a minute before.
         analysis_at = start_of(SILENCE.from_date(started_at.date()))
         await sleep_to(env, analysis_at - timedelta(minutes=3))
         assert not open_tasks(settings, journey_id, "analyse_silence")
@@ -253,6 +274,9 @@ async def test_r17_six_months_and_several_channels_then_the_exit_approved_by_a_m
         assert details["analysis"]["consultation"].startswith("Courrier recommandé")
         assert [(a["channel"], a["result"]) for a in details["attempts"]] == [
             ("phone", "not_reached"), ("phone", "not_reached"), ("mail", "not_reached"), ("letter", "not_reached")]
+        assert details["impossible"] == [
+            {"channel": "home_visit", "reason": "La personne réside désormais à l'étranger."},
+            {"channel": "third_party", "reason": "Aucun tiers de confiance désigné."}]
         [analysed] = actions(settings, journey_id, "silence_analysed")
         assert analysed.detail["conclusion"] == "propose_exit"
         assert not open_tasks(settings, journey_id, "relaunch_attempt")  # the exit procedure takes over
@@ -260,12 +284,16 @@ async def test_r17_six_months_and_several_channels_then_the_exit_approved_by_a_m
         # R18: a manager approves; the person leaves the scheme for disengagement.
         await until(lambda: bool(open_tasks(settings, journey_id, "approve_exit")), "approve_exit task")
         [approve] = open_tasks(settings, journey_id, "approve_exit")
+        # The manager's file shows the channels recorded impossible, and why.
+        assert exit_dossier(approve.context)["relaunch"]["impossible"] == [
+            {"channel": "déplacement au domicile", "reason": "La personne réside désormais à l'étranger."},
+            {"channel": "tiers de confiance", "reason": "Aucun tiers de confiance désigné."}]
         await complete(env.client, approve, {"decision": "approve", "consultation": "Courrier recommandé resté sans "
                                              "réponse ; la sœur de la personne consultée."}, platform.manager)
         await until(lambda: journey_state(settings, journey_id) == "exited", "exited")
 
 
-async def test_r17_no_examination_without_enough_channels_then_the_link_kept_and_a_new_sequence(
+async def test_r17_three_channels_are_no_longer_enough_then_the_link_kept_and_a_new_sequence(
         time_skipping_env, policy_settings, platform):
     env, settings = time_skipping_env, policy_settings
     async with running_worker(env.client, settings):
@@ -285,10 +313,29 @@ async def test_r17_no_examination_without_enough_channels_then_the_link_kept_and
         letter = open_tasks(settings, journey_id, "relaunch_attempt")[0]
         await complete(env.client, letter, attempt(await env_today(env), "letter"), platform.counsellor)
         assert not open_tasks(settings, journey_id, "analyse_silence")
-        # … and a trusted third party reached through the contacts (not the person): three channels.
+        # … and a trusted third party reached through the contacts (not the person): three channels …
         add_failed_attempt(settings, journey_id, await env_today(env), channel="third_party", participants="partner")
         await contacts_changed(env, journey_id)
+        # … are no longer enough (R17): the mail and the home visit are still owed.
+        assert (await relaunch_of(env, journey_id)).channels == ["letter", "phone", "third_party"]
+        await env.sleep(timedelta(days=1))
+        assert not open_tasks(settings, journey_id, "analyse_silence")
+        # No known e-mail address: the mail recorded impossible, with why, on an attempt still open …
+        mail = open_tasks(settings, journey_id, "relaunch_attempt")[0]
+        with pytest.raises(ValidationError):  # the reason is required
+            await complete(env.client, mail, {**impossible(await env_today(env), "mail", ""), "impossible_reason": " "},
+                           platform.counsellor)
+        await complete(env.client, mail, impossible(await env_today(env), "mail", "Aucune adresse électronique connue."),
+                       platform.counsellor)
+        await env.sleep(timedelta(days=1))
+        assert not open_tasks(settings, journey_id, "analyse_silence")
+        # … and a home visit recorded through the contacts: every channel solicited, the examination opens.
+        add_failed_attempt(settings, journey_id, await env_today(env), channel="in_person", place="home")
+        await contacts_changed(env, journey_id)
         await until(lambda: bool(open_tasks(settings, journey_id, "analyse_silence")), "analyse_silence")
+        [due] = actions(settings, journey_id, "silence_analysis_due")
+        assert due.detail["channels"] == ["home_visit", "letter", "phone", "third_party"]
+        assert due.detail["impossible"] == [{"channel": "mail", "reason": "Aucune adresse électronique connue."}]
         [task] = open_tasks(settings, journey_id, "analyse_silence")
 
         # The examination finds a fragility: the link is kept, the accompaniment goes on.
@@ -304,6 +351,7 @@ async def test_r17_no_examination_without_enough_channels_then_the_link_kept_and
         await sleep_to(env, start_of(THRESHOLD.from_date(kept_on)))
         await until(lambda: journey_state(settings, journey_id) == "relaunch", "a second sequence")
         assert (await relaunch_of(env, journey_id)).sequences == 2
+        assert (await relaunch_of(env, journey_id)).impossible == {}  # each sequence looks again
         await until(lambda: len(open_tasks(settings, journey_id, "relaunch_attempt")) == 1, "its first attempt")
         handle = env.client.get_workflow_handle(journey_id)
         answer = await handle.execute_update(JourneyWorkflow.reactivate, Reactivation(

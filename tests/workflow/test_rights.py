@@ -26,7 +26,7 @@ from eaflow.workflows.types import RightsEvent
 from tests.conftest import with_policy
 from tests.workflow.accompaniment_helpers import env_today, to_accompaniment
 from tests.workflow.helpers import (
-    complete, open_tasks, running_worker, snapshot_of, update_across_continue_as_new,
+    complete, intake, open_tasks, running_worker, snapshot_of, start, update_across_continue_as_new,
 )
 from tests.workflow.test_convention import mail_count, until
 from tests.workflow.test_rhythm import sleep_to
@@ -291,3 +291,34 @@ async def test_r19_a_permanent_rqth_has_no_reminder_and_the_cdaph_decision_has_i
         three = Duration.parse("P3M").before(start_of(decision_end)).date()
         await reminded_exactly_at(env, settings, journey_id, three, 2)
         assert projected(settings, journey_id) == (None, True)  # the RQTH is untouched
+
+
+async def test_r19_an_rqth_ending_on_the_waiting_list_gets_its_reminder_then_the_counsellor_takes_it(
+        time_skipping_env, settings, platform):
+    """The clock starts at intake, not at the convention: on the waiting list (no counsellor yet) the
+    managers' team gets the task and the platform the mail; the counsellor designated takes it over."""
+    env = time_skipping_env
+    async with running_worker(env.client, settings):
+        end = await env_today(env) + timedelta(days=100)  # within the 6-month window: the latest point, at once
+        journey_id, _ = await start(env.client, settings, platform, intake(rights={"rqth_until": end.isoformat()}),
+                                    Policy())
+        await until(lambda: len(renew_tasks(settings, journey_id)) == 1, "a reminder on the waiting list")
+        [task] = renew_tasks(settings, journey_id)
+        assert (await snapshot_of(env.client.get_workflow_handle(journey_id))).state.value == "waiting_list"
+        assert task.status == "open" and task.assignee_id is None and task.candidate_role == "manager"
+        assert task.context["rights"]["until"] == end.isoformat()
+        # the platform's mailbox and its manager (no counsellor to mail yet)
+        await until(lambda: mail_count(settings, journey_id, "rights_renewal_reminder") == 2, "the platform's mail")
+
+        # A rights event is accepted on the waiting list (a manager records it: there is no counsellor).
+        granted = await rights_event(env, platform, journey_id, right="cdaph_decision", event="granted",
+                                     until=end + timedelta(days=900))
+        assert granted["status"] == "in_force"
+
+        [assign] = open_tasks(settings, journey_id, "assign_counsellor")
+        await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager, caseload=0, fte=1.0)
+        await until(lambda: renew_tasks(settings, journey_id)[0].assignee_id == platform.counsellor, "handed over")
+        [task] = renew_tasks(settings, journey_id)
+        assert task.status == "open" and task.candidate_role == "counsellor"
+        view = (await snapshot_of(env.client.get_workflow_handle(journey_id))).tasks[task.id]
+        assert view.assignee_id == platform.counsellor and view.candidate_role == "counsellor"

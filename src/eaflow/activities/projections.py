@@ -91,7 +91,17 @@ def close_task(session: Session, closure: TaskClosure) -> None:
     ))
 
 
-def reassign_open_tasks(session: Session, journey_id: str, old: str | None, new: str) -> None:
+def reassign_open_tasks(session: Session, journey_id: str, old: str | None, new: str,
+                        task_ids: list[str] | None = None, role: str | None = None) -> None:
+    """The open tasks of `old` go to `new`; with `task_ids`, these open tasks (held by a team, unassigned)
+    go to `new`, in the inbox of `role` (R19: the rights tasks of the waiting list, at admission)."""
+    if task_ids is not None:
+        for task in session.exec(select(Task).where(
+            Task.journey_id == journey_id, Task.status == "open", Task.id.in_(task_ids)
+        )).all():
+            task.assignee_id, task.candidate_role = new, role or task.candidate_role
+            session.add(task)
+        return
     for task in session.exec(select(Task).where(
         Task.journey_id == journey_id, Task.status == "open", Task.assignee_id == old
     )).all():

@@ -90,7 +90,8 @@ class JourneyActivities:
 
     @activity.defn(name="reassign_open_tasks")
     async def reassign_open_tasks(self, change: dict) -> None:
-        await self._in_transaction(projections.reassign_open_tasks, change["journey_id"], change["old"], change["new"])
+        await self._in_transaction(projections.reassign_open_tasks, change["journey_id"], change["old"], change["new"],
+                                   change.get("task_ids"), change.get("role"))
 
     @activity.defn(name="record_shared_evaluation")
     async def record_shared_evaluation(self, record: EvaluationRecord) -> None:

@@ -51,6 +51,9 @@ def _relaunch(details: dict[str, Any], today: date) -> dict[str, Any]:
                  "result": ATTEMPT_RESULT_LABELS.get(a.get("result"), a.get("result"))}
                 for a in details.get("attempts") or ()]
     channels = [RELAUNCH_CHANNEL_LABELS.get(c, c) for c in details.get("channels") or ()]
+    # The channels recorded as impossible, and why (files written before they were recorded carry none).
+    impossible = [{"channel": RELAUNCH_CHANNEL_LABELS.get(i.get("channel"), i.get("channel")),
+                   "reason": i.get("reason") or ""} for i in details.get("impossible") or ()]
     analysis = details.get("analysis") or {}
     return {
         "rule": "R17", "summary": RULE_SUMMARIES["R17"],
@@ -58,6 +61,7 @@ def _relaunch(details: dict[str, Any], today: date) -> dict[str, Any]:
         "silence_months": _months(silence_since, today) if silence_since else None,
         "started_on": _day(details.get("relaunch_started_on")), "attempts": attempts,
         "channels": channels or sorted({a["channel"] for a in attempts if a["channel"]}),
+        "impossible": impossible,
         "causes_examined": analysis.get("causes_examined"),
         "fragility_identified": analysis.get("fragility_identified"),
     }

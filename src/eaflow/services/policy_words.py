@@ -125,8 +125,11 @@ WORDS: dict[str, tuple[str, dict[str, Line]]] = {
                          "moyen ; le conseiller reçoit une tâche pour chacune.", _attempts),
         "silence_minimum": Line("R17 : l'examen du silence ne vient qu'après ce temps sans aucun lien ; jamais moins "
                                 "de six mois."),
-        "minimum_channels": Line("R17 : et seulement après des tentatives par au moins ce nombre de moyens "
-                                 "différents.", _count("moyen", "moyens")),
+        "minimum_channels": Line("R17 : et seulement une fois chacun des cinq moyens (téléphone, courrier, "
+                                 "courriel, tiers de confiance, déplacement au domicile) tenté ou noté impossible, "
+                                 "avec la raison ; ce nombre de moyens différents ne s'applique plus qu'aux "
+                                 "parcours déjà en relance sous l'ancienne règle, le temps de leur exécution en "
+                                 "cours.", _count("moyen", "moyens")),
     }),
     "accounts": ("Comptes et connexions", {
         "session_idle_timeout": Line("Une session dans le navigateur se termine après ce temps sans activité."),

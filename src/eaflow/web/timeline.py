@@ -46,6 +46,7 @@ ACTION_LABELS: dict[str, str] = {
     "relaunch_started": "Relances commencées",
     "relaunch_attempt_due": "Relance à faire",
     "relaunch_attempt_recorded": "Relance enregistrée",
+    "relaunch_channel_impossible": "Moyen de relance impossible",
     "relaunch_ended": "Fin des relances",
     "silence_analysis_due": "Examen des causes du silence à faire",
     "silence_analysed": "Causes du silence examinées",

@@ -55,6 +55,7 @@ class JourneyContext:
         self.contacts_version = 0  # bumped whenever the contacts may have changed
         self.run_started = workflow.now()
         self._run_ends_at: datetime | None = None  # set by `together` (RUN_AGE_PATCH)
+        self._beside: list[asyncio.Task] = []  # loops started with `beside`
 
     @property
     def journey_id(self) -> str:
@@ -70,10 +71,13 @@ class JourneyContext:
     # ------------------------------------------------------------------ tasks
 
     async def open_task(self, kind: str, *, due: str, sort_key: str | None = None, step: str | None = None,
-                        context: dict | None = None, title: str | None = None) -> TaskView:
+                        context: dict | None = None, title: str | None = None,
+                        to_team: str | None = None) -> TaskView:
         """Open the task of a step once: after continue-as-new the step finds its task again,
         open or already done (a completion that landed just before the continue-as-new). `title`:
-        the inbox's title when it says more than the kind's (e.g. an attempt's channel)."""
+        the inbox's title when it says more than the kind's (e.g. an attempt's channel). `to_team`: a
+        role whose team inbox gets the task, unassigned, instead of the kind's usual recipient (a
+        counsellor's task while the journey has no counsellor yet)."""
         step = step or kind
         for task in self.s.tasks.values():
             if task.status == "cancelled":
@@ -83,26 +87,29 @@ class JourneyContext:
         spec = TASK_KINDS[kind]
         self.s.task_seq += 1
         now = workflow.now()
-        assignee = self.s.counsellor_id if spec.assigned_to_counsellor else None
+        assignee = self.s.counsellor_id if spec.assigned_to_counsellor and to_team is None else None
+        role = to_team or spec.candidate_role
         task = TaskView(
             id=f"{self.journey_id}-t{self.s.task_seq}", kind=kind, step=step, assignee_id=assignee,
-            candidate_role=spec.candidate_role, created_at=now,
+            candidate_role=role, created_at=now,
         )
         # Known to the workflow before the inbox shows it: a completion can never arrive first.
         self.s.tasks[task.id] = task
         await steps.open_task(TaskSpec(
             id=task.id, journey_id=self.journey_id, platform_id=self.inp.platform_id, kind=kind,
-            title=title or spec.title, assignee_id=assignee, candidate_role=spec.candidate_role, created_at=now,
+            title=title or spec.title, assignee_id=assignee, candidate_role=role, created_at=now,
             due_at=Duration.parse(due).after(now), sort_key=sort_key, context=context or {},
         ))
         return task
 
-    async def until_done(self, task: TaskView, every: str, reminder_kind: str, recipients: list[str]) -> TaskView:
-        """Wait for a task, reminding its recipients every `every` until it is done."""
+    async def until_done(self, task: TaskView, every: str, reminder_kind: str, recipients: list[str], *,
+                         beside: bool = False) -> TaskView:
+        """Wait for a task, reminding its recipients every `every` until it is done (`beside`: from a
+        loop started with `beside`)."""
         interval = Duration.parse(every)
         task = self.s.tasks[task.id]
         while task.status != "done":
-            await self.continue_as_new_if_due()
+            await self.continue_as_new_if_due(beside=beside)
             now = workflow.now()
             if task.next_reminder_at is None:
                 task.next_reminder_at = interval.after(task.created_at or now)
@@ -192,11 +199,13 @@ class JourneyContext:
     # ------------------------------------------------------------------ trace and mail
 
     async def record(self, step: str, action: str, *, fields: dict | None = None, detail: dict | None = None,
-                     actor: dict | None = None) -> None:
+                     actor: dict | None = None, with_state: bool = True) -> None:
+        """`with_state=False`: a step of a loop `beside` the journey, which does not move it and must not
+        write over the state that a step of the journey recorded meanwhile."""
         actor_id = (actor or {}).get("completed_by")
         await steps.record(StepRecord(
             journey_id=self.journey_id, step_key=f"{self.journey_id}/{step}", action=action,
-            state=self.s.state.value, fields=fields or {}, actor_kind="user" if actor_id else "system",
+            state=self.s.state.value if with_state else None, fields=fields or {}, actor_kind="user" if actor_id else "system",
             actor_id=actor_id, detail=detail or {}, at=workflow.now(),
         ))
 
@@ -220,12 +229,14 @@ class JourneyContext:
 
     async def on_deadlines(self, changes: Callable[[], int], next_wake: Callable[[], datetime | None],
                            reached: Callable[[], Awaitable[None]], *, follow_state: bool = False,
-                           state_changed: Callable[[], Awaitable[None]] | None = None) -> None:
+                           state_changed: Callable[[], Awaitable[None]] | None = None,
+                           beside: bool = False) -> None:
         """A procedure's loop, forever: continue as new when due, then wait for its next deadline
         (`reached` is called), for a change it is told of (`changes()` moves: it looks again), or, when
-        it `follow_state`, for a change of the journey's state (`state_changed`, if given, is called)."""
+        it `follow_state`, for a change of the journey's state (`state_changed`, if given, is called).
+        `beside`: a loop started with `beside`, which parks but leaves the continue-as-new to the main flow."""
         while True:
-            await self.continue_as_new_if_due()
+            await self.continue_as_new_if_due(beside=beside)
             seen, moved, wake = changes(), self.s.transitions, next_wake()
             timeout = None if wake is None else max(wake - workflow.now(), _ZERO)
             try:
@@ -265,14 +276,30 @@ class JourneyContext:
                 pass
             await self.continue_as_new_if_due()
 
-    async def continue_as_new_if_due(self) -> None:
+    def beside(self, loop: Awaitable[None]) -> asyncio.Task:
+        """Run a loop beside the journey's procedures, whatever they are, until it ends (the R2 CDAPH
+        information of a SPE prescription). It parks at continue-as-new like the others but never
+        continues as new itself: the continue-as-new must be raised in the workflow's main flow."""
+
+        async def counted() -> None:
+            try:
+                await loop
+            finally:
+                self._loops -= 1
+
+        self._loops += 1
+        task = asyncio.create_task(counted())
+        self._beside.append(task)  # a reference, so that the task is not collected
+        return task
+
+    async def continue_as_new_if_due(self, *, beside: bool = False) -> None:
         """Continue as new once the history is long, when every loop has reached this point: a loop
         in the middle of a step (a task half opened) would otherwise lose that step."""
         if not self.history_is_long():
             return
         self._parked += 1
         await workflow.wait_condition(lambda: self._parked >= self._loops)
-        if self._continuing:
+        if self._continuing or beside:
             await workflow.wait_condition(lambda: False)  # another loop continues as new for all
         self._continuing = True
         policy = Policy.model_validate(await steps.current_policy())

@@ -1,8 +1,9 @@
 """A beneficiary's entry (§I.C, §II, §III of the cahier des charges), read top to bottom.
 
-The prescription is examined (R1–R5); a SPE prescription is brought to the CDAPH's knowledge (R2);
-the decision is notified (R4); the person waits on the list in R6 order until a manager designates
-a counsellor within capacity (R7, R8); the counsellor does the shared evaluation (R9).
+The prescription is examined (R1–R5); the decision is notified (R4); the person waits on the list in
+R6 order until a manager designates a counsellor within capacity (R7, R8); the counsellor does the
+shared evaluation (R9). A SPE prescription joins the waiting list at once (R6): bringing it to the
+CDAPH's knowledge (R2) is a task that runs beside the journey, reminded until it is recorded.
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ from eaflow.workflows.types import (
 
 # workflow.patched id: journeys started before it mailed the R4 decision before the waiting list.
 MAIL_BESIDE_WAITING_LIST = "entry-decision-mailed-beside-the-waiting-list"
+# workflow.patched id: journeys started before it held a SPE prescription off the waiting list until the
+# CDAPH was informed (consent → cdaph_notified → waiting_list); since, it joins the list at once (R6)
+# and the CDAPH information runs beside the journey until done (R2).
+SPE_WAITING_LIST_AT_ONCE = "spe-waiting-list-at-once"
 
 
 class EntryProcedure:
@@ -43,9 +48,12 @@ class EntryProcedure:
         # The decision is mailed beside the waiting list, not before it: a mail server that is down
         # must not keep the managers from admitting the person (the mails go out once it is back).
         mail_beside_waiting_list = workflow.patched(MAIL_BESIDE_WAITING_LIST)
+        if self.ctx.inp.facts.channel.is_spe and not s.cdaph_informed:
+            if workflow.patched(SPE_WAITING_LIST_AT_ONCE):
+                await self.r2_cdaph_information_beside()  # every run until done, whatever the state
+            elif s.state in (JourneyState.consent, JourneyState.cdaph_notified):
+                await self.r2_bring_to_cdaph_knowledge()  # recorded before SPE_WAITING_LIST_AT_ONCE
         if s.state in (JourneyState.consent, JourneyState.cdaph_notified):
-            if self.ctx.inp.facts.channel.is_spe and not s.cdaph_informed:
-                await self.r2_bring_to_cdaph_knowledge()
             if not mail_beside_waiting_list:
                 await self.r4_notify_entry_decision()
             await self.enter_waiting_list()
@@ -72,18 +80,40 @@ class EntryProcedure:
         await ctx.record("intake", "intake_accepted", detail=detail)
         self.intake_answered = True
 
+    async def r2_cdaph_information_beside(self) -> None:
+        """R2 beside the journey: informing the CDAPH is the prescriber's duty, and fast access the rule
+        (R6): the person joins the waiting list at once while the platform tracks (and reminds of) the
+        information until it is recorded, on the waiting list or later."""
+        ctx, intake = self.ctx, self.ctx.policy.intake
+        known = any(t.step == "notify_cdaph" and t.status != "cancelled" for t in ctx.s.tasks.values())
+        task = await ctx.open_task("notify_cdaph", due=intake.cdaph_notification_due)
+        if not known:  # a later run finds its task again, already announced
+            await ctx.notify("cdaph-needed", "cdaph_notification_needed", ["platform"], task_id=task.id)
+
+        async def until_informed() -> None:
+            done = await ctx.until_done(task, intake.cdaph_reminder_every, "cdaph_notification_reminder",
+                                        ["platform"], beside=True)
+            await self._record_cdaph_informed(done, with_state=False)
+
+        ctx.beside(until_informed())
+
     async def r2_bring_to_cdaph_knowledge(self) -> None:
+        """R2 as journeys recorded before SPE_WAITING_LIST_AT_ONCE did it: the waiting list waits."""
         ctx, intake = self.ctx, self.ctx.policy.intake
         task = await ctx.open_task("notify_cdaph", due=intake.cdaph_notification_due)
         await ctx.notify("cdaph-needed", "cdaph_notification_needed", ["platform"], task_id=task.id)
         task = await ctx.until_done(task, intake.cdaph_reminder_every, "cdaph_notification_reminder", ["platform"])
-        ctx.s.cdaph_informed = True
         ctx.enter(JourneyState.cdaph_notified)
+        await self._record_cdaph_informed(task)
+
+    async def _record_cdaph_informed(self, task: TaskView, with_state: bool = True) -> None:
+        ctx = self.ctx
+        ctx.s.cdaph_informed = True
         outcome = task.outcome or {}
         await ctx.record(
             "cdaph-informed", "cdaph_informed", actor=task.result,
             fields={"cdaph_informed_on": outcome.get("informed_on"), "cdaph_informed_how": outcome.get("how")},
-            detail={"rule": "R2", **outcome},
+            detail={"rule": "R2", **outcome}, with_state=with_state,
         )
 
     async def r4_notify_entry_decision(self) -> None:

@@ -147,8 +147,10 @@ class ExitProcedure:
 
     def hold_entry_task(self, task: TaskView) -> None:
         """A withdrawal before the accompaniment waits for its decision: the entry's tasks wait with it
-        (an admission meanwhile would take the journey from under the procedure)."""
-        if self.e.procedure_id is not None and self.e.return_to in WITHDRAWABLE_BEFORE and task.kind != "approve_exit":
+        (an admission meanwhile would take the journey from under the procedure). The CDAPH information of a
+        SPE prescription (R2) moves nothing and runs beside the journey: it stays completable."""
+        if (self.e.procedure_id is not None and self.e.return_to in WITHDRAWABLE_BEFORE
+                and task.kind not in ("approve_exit", "notify_cdaph")):
             raise ApplicationError("Une demande de sortie attend la décision d'un responsable : cette tâche reprendra "
                                    "si elle est rejetée.", {"rule": "R18"}, type="Conflict")
 

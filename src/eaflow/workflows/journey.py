@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from eaflow.workflows.entry import EntryProcedure, validate_capacity
     from eaflow.workflows.exits import CLOSED, ExitProcedure
     from eaflow.workflows.relaunch import RelaunchProcedure
-    from eaflow.workflows.rights import RightsProcedure
+    from eaflow.workflows.rights import RIGHTS_FROM_INTAKE, RightsProcedure
     from eaflow.workflows.task_kinds import outcome_errors
     from eaflow.workflows.veille import VeilleProcedure
     from eaflow.workflows.types import (
@@ -70,6 +70,12 @@ class JourneyWorkflow:
         if self.s.state in CLOSED:  # closed in the previous run, which stopped its loops to get here
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self.s.state.value
+        # R19: the rights' clock starts at intake (an RQTH may end on the waiting list), beside the
+        # entry and on until the exit. Journeys that began before it start it with the accompaniment,
+        # as they did, until their next continue-as-new (ARCHITECTURE §6; tests/histories replay).
+        rights_beside = self.s.state is not JourneyState.refused and workflow.patched(RIGHTS_FROM_INTAKE)
+        if rights_beside:
+            self.ctx.beside(self._rights_from_intake())
         await self.entry.run()
         if self.s.state is JourneyState.refused:
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -82,11 +88,19 @@ class JourneyWorkflow:
         # `resume` signal (eaflow journeys resume) continues them as new into this code.
         # The accompaniment: its procedures side by side, each on its own deadlines, until an exit.
         if self.s.state in ACCOMPANYING and workflow.patched("accompaniment"):
+            rights = () if rights_beside else (self.rights.run(),)
             await self.ctx.together(self.rhythm.run(), self.convention.run_avenants(), self.veille.run(),
-                                    self.rights.run(), self.relaunch.run(), self.exits.run())
+                                    *rights, self.relaunch.run(), self.exits.run())
         while True:
             await self.ctx.continue_as_new_if_due()
             await workflow.wait_condition(self.ctx.history_is_long)
+
+    async def _rights_from_intake(self) -> None:
+        """R19 from the moment the prescription is accepted (a refused one has no rights to follow)."""
+        await workflow.wait_condition(
+            lambda: self.s.state not in (JourneyState.prescribed, JourneyState.eligibility))
+        if self.s.state is not JourneyState.refused:
+            await self.rights.run(beside=True)
 
     # ------------------------------------------------------------------ messages
 
@@ -106,6 +120,8 @@ class JourneyWorkflow:
         result = await self.ctx.complete(completion, self._owner(task.kind).apply)
         if task.kind == "plan_interview" and self.relaunch.running:
             await self.relaunch.contacts_changed()  # R17: an interview held is a link
+        if task.kind == "assign_counsellor":
+            await self.rights.counsellor_designated()  # R19: the managers' rights tasks go to the counsellor
         return result
 
     @complete_task.validator

@@ -18,8 +18,11 @@ attempt; each outcome is recorded as a contact, reached or not. Any contact that
 accompaniment goes on, the open tasks of the sequence leave the inbox. `reactivate` ends it too.
 
 Only once `silence_minimum` (never under six months) has passed since the last link (the start of
-the sequence if there is none; the last examination if later) and attempts were recorded over at
-least `minimum_channels` of R17's channels does the counsellor get `analyse_silence`: the causes
+the sequence if there is none; the last examination if later) and each of R17's five channels was
+tried (an attempt recorded since) or recorded as impossible in the sequence, with why (an attempt's
+outcome `impossible`: no known e-mail address, no trusted third party, the person lives abroad…),
+does the counsellor get `analyse_silence` (runs from before `EVERY_CHANNEL_PATCH` keep the policy's
+`minimum_channels` distinct channels until their next continue-as-new): the causes
 examined, a fragility identified or not, the person or representative consulted, the relaunch
 history read. It concludes to keep the link (back to the accompaniment; a sequence may start again
 later) or to propose the exit for disengagement, which the exit procedure takes to a manager (R18).
@@ -56,6 +59,9 @@ from eaflow.workflows.types import (
 # Since the contacts' nudges are delivered at least once (eaflow/nudges.py), the loop no longer
 # re-reads the contacts every `not_reached_after` in case one was lost: it waits for the nudges.
 DURABLE_NUDGES_PATCH = "durable-contact-nudges"
+# R17: the examination waits for every one of the five channels (tried or recorded impossible), no longer
+# for `minimum_channels` of them; runs that began before keep the old rule so that they replay identically.
+EVERY_CHANNEL_PATCH = "r17-every-channel"
 LAST_ATTEMPT_DUE = "P1M"  # the last attempt's task is due this long after it opens (the others: at the next)
 ANALYSIS_DUE = "P1M"
 ATTEMPT_RESULTS = {"person": "not_reached", "both": "not_reached", "employer": "employer_only",
@@ -191,9 +197,16 @@ class RelaunchProcedure:
 
     def analysis_at(self) -> datetime | None:
         rl = self.rl
-        if rl.started_at is None or rl.analysis_step is not None or len(rl.channels) < self.policy.minimum_channels:
+        if rl.started_at is None or rl.analysis_step is not None or not self.channels_solicited():
             return None
         return start_of(Duration.parse(self.policy.silence_minimum).from_date(self.silence_since()))
+
+    def channels_solicited(self) -> bool:
+        """Whether the solicitations went through R17's channels: each of the five tried or impossible."""
+        rl = self.rl
+        if workflow.patched(EVERY_CHANNEL_PATCH):
+            return not rules.r17_channels_owed(rl.channels, rl.impossible)
+        return len(rl.channels) >= self.policy.minimum_channels  # a run from before: enough distinct channels
 
     async def r17_start(self) -> None:
         ctx, rl = self.ctx, self.rl
@@ -201,6 +214,7 @@ class RelaunchProcedure:
         rl.sequences += 1
         rl.started_at, rl.link_at_start = now, rl.last_link_on
         rl.schedule, rl.opened, rl.analysis_step = list(self.policy.attempts), 0, None
+        rl.impossible = {}  # each sequence looks again at what is possible
         ctx.enter(JourneyState.relaunch)
         planned = [{"attempt": i + 1, "channel": relaunch_attempt(item)[1], "on": self.attempt_at(i).date().isoformat()}
                    for i, item in enumerate(rl.schedule)]
@@ -244,15 +258,16 @@ class RelaunchProcedure:
         rl.analysis_step = step
         since = self.silence_since()
         labels = [RELAUNCH_CHANNEL_LABELS[c] for c in rl.channels]
+        impossible = self._impossible()
         task = await ctx.open_task("analyse_silence", due=ANALYSIS_DUE, step=step, context={"relaunch": {
             "sequence": rl.sequences, "last_link_on": _iso(rl.last_link_on), "silence_since": since.isoformat(),
-            "channels": rl.channels, "unreached_attempts": rl.unreached}})
+            "channels": rl.channels, "unreached_attempts": rl.unreached, **impossible}})
         await ctx.notify(step, "silence_analysis", ["counsellor"], task_id=task.id, last_link_on=_iso(rl.last_link_on),
                          silence_since=since.isoformat(), channel_labels=labels, attempts_count=rl.unreached)
         await ctx.record(step, "silence_analysis_due", detail={
             "rule": "R17", "sequence": rl.sequences, "silence_since": since.isoformat(),
             "last_link_on": _iso(rl.last_link_on), "channels": rl.channels, "unreached_attempts": rl.unreached,
-            "task_id": task.id})
+            **impossible, "task_id": task.id})
 
     async def _end(self, how: str, *, actor_id: str | None, reason: str = "") -> None:
         """The sequence ends (the person reached, the link kept, a reactivation): the accompaniment goes on."""
@@ -334,6 +349,15 @@ class RelaunchProcedure:
         """The attempt becomes a contact (R13); a person reached ends the sequence, a new channel counts."""
         outcome = RelaunchAttemptOutcome.model_validate(completion.outcome)
         channel = outcome.channel.value
+        if outcome.impossible:
+            # Not a contact (nothing was tried): the channel is no longer owed in this sequence (R17).
+            self.rl.impossible = {**self.rl.impossible, channel: outcome.impossible_reason}
+            await self.ctx.record(f"{task.step}/recorded", "relaunch_channel_impossible", detail={
+                "rule": "R17", "sequence": self.rl.sequences, "task_id": task.id, "channel": channel,
+                "on": outcome.occurred_on.isoformat(), "reason": outcome.impossible_reason},
+                actor={"completed_by": completion.actor_id})
+            await self._act()
+            return
         fields = {"occurred_on": outcome.occurred_on.isoformat(), "duration_minutes": outcome.duration_minutes,
                   "reached": outcome.reached, "interview": False, "note": outcome.note,
                   **rules.r17_contact_fields(channel, outcome.reached)}
@@ -353,7 +377,7 @@ class RelaunchProcedure:
         file = {"rule": "R17", "sequence": rl.sequences, "analysis": analysis, "last_link_on": _iso(rl.last_link_on),
                 "silence_since": self.silence_since().isoformat(),
                 "relaunch_started_on": _iso(rl.started_at.date() if rl.started_at else None),
-                "channels": rl.channels, "attempts": self._history()}
+                "channels": rl.channels, "attempts": self._history(), **self._impossible()}
         actor = {"completed_by": completion.actor_id}
         if self.link_since_start():
             # The person was reached meanwhile (a contact whose nudge had not arrived yet): no disengagement any more.
@@ -379,6 +403,11 @@ class RelaunchProcedure:
             await self._end("keep_link", actor_id=completion.actor_id)
         else:
             await self._cancel_open_tasks()  # attempts resume where they were if a manager rejects the exit
+
+    def _impossible(self) -> dict[str, Any]:
+        """The channels recorded as impossible, and why, for the examination and the exit file (nothing when none)."""
+        items = [{"channel": c, "reason": why} for c, why in self.rl.impossible.items()]
+        return {"impossible": items} if items else {}
 
     def _history(self) -> list[dict[str, Any]]:
         """The attempts since the last link, for the exit file: when, by which channel, with what result."""

@@ -23,6 +23,14 @@ For each right with an end date:
   from `RightsState.exit_proposal`; a renewal granted later withdraws the proposal. A request or an
   appeal still pending at the end is not a non-renewal: the end is traced and the journey waits.
 
+The clock starts at intake, once the prescription is accepted, not at the convention: an RQTH may end
+while the person waits on the list. Until a counsellor is designated (R7, R8) the journey has none, so
+its rights tasks go to the managers' team inbox (and the mails to the platform): the managers run the
+waiting list and already hold its tasks (R2, R6–R8), and no counsellor has a need to know a person
+they do not follow (R22). At the designation the open ones go to the counsellor, as do the later
+ones. Journeys that began before this (`RIGHTS_FROM_INTAKE`) start their rights at the accompaniment
+as they did, until their next continue-as-new.
+
 The reminders go on during a veille: R14 stops the interviews, not the rights' calendar. Events
 come through the `rights_event` update in the order of the table below; the workflow refuses the
 others with rule R19.
@@ -36,7 +44,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from eaflow.durations import Duration
-from eaflow.workflows import transitions
+from eaflow.workflows import steps, transitions
 from eaflow.workflows.accompaniment import start_of
 from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.task_kinds import RenewRightsOutcome, RightsAppealOutcome
@@ -87,8 +95,10 @@ ACTIONS = ("rights_tracked", "rights_reminder", "rights_renewal_filed", "rights_
            "rights_appeal_filed", "rights_appeal_granted", "rights_final_refusal", "rights_ended_pending_decision",
            "exit_proposed_non_renewal")
 NEEDS_DATE = frozenset({"renewal_filed", "refused", "appeal_filed", "appeal_decided"})
-# From admission (a counsellor follows the person) until the exit.
-FOLLOWED_STATES = (JourneyState.admitted, JourneyState.convention, JourneyState.accompaniment, JourneyState.veille,
+# workflow.patched id: the rights are followed from the intake on, beside the entry (journey.py).
+RIGHTS_FROM_INTAKE = "rights-from-intake"
+# From the intake accepted (the waiting list included) until the exit.
+FOLLOWED_STATES = (JourneyState.consent, JourneyState.cdaph_notified, JourneyState.waiting_list, JourneyState.admitted, JourneyState.convention, JourneyState.accompaniment, JourneyState.veille,
                    JourneyState.relaunch, JourneyState.exit_proposed)
 CLOSED_STATES = (JourneyState.exited, JourneyState.transferred, JourneyState.refused)
 
@@ -186,14 +196,15 @@ class RightsProcedure:
 
     # ------------------------------------------------------------------ the loop
 
-    async def run(self) -> None:
+    async def run(self, *, beside: bool = False) -> None:
+        """`beside`: run with `JourneyContext.beside` from the intake on (journey.py, RIGHTS_FROM_INTAKE)."""
         ctx, r = self.ctx, self.r
         if not r.started:
             async with self._lock:
                 self._begin()
                 r.started = True
                 await self._trace("rqth", "rights_tracked")
-        await ctx.on_deadlines(lambda: r.nudges, self.next_wake, self._deadlines_reached)
+        await ctx.on_deadlines(lambda: r.nudges, self.next_wake, self._deadlines_reached, beside=beside)
 
     async def _deadlines_reached(self) -> None:
         async with self._lock:
@@ -237,8 +248,10 @@ class RightsProcedure:
         for task in self._open_tasks(right, "renew_rights"):
             await ctx.cancel_task(task)  # the previous point's task: this one takes over
         step = f"rights/{right}/{t.until}/renew/{point}"
-        task = await ctx.open_task("renew_rights", due=self._due(t.until), step=step, context=self._context(right, t))
-        await ctx.notify(step, "rights_renewal_reminder", ["counsellor"], task_id=task.id,
+        team, recipients = self._who()
+        task = await ctx.open_task("renew_rights", due=self._due(t.until), step=step, context=self._context(right, t),
+                                   to_team=team)
+        await ctx.notify(step, "rights_renewal_reminder", recipients, task_id=task.id,
                          right_label=RIGHT_LABELS[right], ends_on=t.until.isoformat())
         await self._trace(right, "rights_reminder", detail={"point": point.isoformat(), "task_id": task.id})
 
@@ -279,9 +292,10 @@ class RightsProcedure:
         if workflow.now() >= start_of(t.appeal_due + DAY):
             return  # told too late to appeal: the loop makes the refusal final
         step = f"rights/{right}/appeal/{self.r.steps}"
+        team, recipients = self._who()
         task = await ctx.open_task("rights_appeal", due=self._due(t.appeal_due, cap_only=True), step=step,
-                                   context=self._context(right, t))
-        await ctx.notify(step, "rights_appeal_to_decide", ["counsellor"], task_id=task.id,
+                                   context=self._context(right, t), to_team=team)
+        await ctx.notify(step, "rights_appeal_to_decide", recipients, task_id=task.id,
                          right_label=RIGHT_LABELS[right], refused_on=on.isoformat(),
                          appeal_due_on=t.appeal_due.isoformat())
 
@@ -344,7 +358,8 @@ class RightsProcedure:
         state = self.ctx.s.state
         if state not in FOLLOWED_STATES:
             raise refused(
-                f"Le suivi des droits commence à l'admission et finit à la sortie : le parcours est à l'étape "
+                f"Le suivi des droits commence à l'acceptation de la prescription et finit à la sortie : le "
+                f"parcours est à l'étape "
                 f"« {transitions.label(state.value)} ».", [{"field": "event", "message": "étape du parcours"}],
                 conflict=True)
         t = self.track(event.right)
@@ -432,6 +447,27 @@ class RightsProcedure:
                     await self.r19_final_refusal(right, t, "no_appeal", completion.actor_id)
             self.r.nudges += 1
 
+    # ------------------------------------------------------------------ before a counsellor is designated
+
+    def _who(self) -> tuple[str | None, list[str]]:
+        """Who gets a rights task and its mail: the counsellor; before one is designated (the intake, the
+        waiting list), the managers' team inbox and the platform's mail (see the module's text)."""
+        if self.ctx.s.counsellor_id is None:
+            return "manager", ["platform"]
+        return None, ["counsellor"]
+
+    async def counsellor_designated(self) -> None:
+        """R7, R8: the counsellor now designated takes over the rights tasks the managers held."""
+        ctx, counsellor = self.ctx, self.ctx.s.counsellor_id
+        held = [task for task in ctx.s.tasks.values() if task.kind in self.TASK_KINDS and task.status == "open"
+                and task.assignee_id is None and task.candidate_role == "manager"]
+        if counsellor is None or not held:
+            return  # (always so for journeys whose rights began at the accompaniment)
+        for task in held:
+            task.assignee_id, task.candidate_role = counsellor, "counsellor"
+        await steps.reassign_open_tasks(ctx.journey_id, None, counsellor, task_ids=[task.id for task in held],
+                                        role="counsellor")
+
     # ------------------------------------------------------------------ helpers
 
     def _open_tasks(self, right: str, kind: str) -> list[TaskView]:
@@ -481,4 +517,5 @@ class RightsProcedure:
         await self.ctx.record(
             f"rights/{r.steps}-{action}", action, fields=fields, actor={"completed_by": actor} if actor else None,
             detail={"rule": "R19", "right": right, **(detail or {}),
-                    "rights": {name: self.track_summary(track) for name, track in r.tracks.items()}})
+                    "rights": {name: self.track_summary(track) for name, track in r.tracks.items()}},
+            with_state=False)  # the rights run beside the journey: they never move it (nor write its state)

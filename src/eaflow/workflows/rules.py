@@ -411,3 +411,14 @@ def r17_contact_fields(channel: str, reached: bool) -> dict[str, str]:
 def r17_channels(attempts: Iterable) -> list[str]:
     """The distinct R17 channels of a list of attempts (anything with `channel` and `place`), sorted."""
     return sorted({c for a in attempts if (c := r17_channel_of(a.channel, a.place)) is not None})
+
+
+# §IV.E lists them: « téléphone, courrier, courriel, tiers de confiance et déplacement au domicile ».
+R17_CHANNELS: tuple[str, ...] = tuple(R17_AS_CONTACT)
+
+
+def r17_channels_owed(tried: Iterable[str], impossible: Iterable[str] = ()) -> list[str]:
+    """The R17 channels still owed before the silence may be examined: every one of the five, less those
+    tried and those recorded as impossible (with why), in the text's order. Empty: all were solicited."""
+    done = set(tried) | set(impossible)
+    return [c for c in R17_CHANNELS if c not in done]

@@ -91,8 +91,12 @@ async def record_evaluation(record_: EvaluationRecord) -> None:
     await _db("record_shared_evaluation", record_)
 
 
-async def reassign_open_tasks(journey_id: str, old: str | None, new: str) -> None:
-    await _db("reassign_open_tasks", {"journey_id": journey_id, "old": old, "new": new})
+async def reassign_open_tasks(journey_id: str, old: str | None, new: str, *, task_ids: list[str] | None = None,
+                              role: str | None = None) -> None:
+    change = {"journey_id": journey_id, "old": old, "new": new}
+    if task_ids is not None:  # these tasks, held by a team (the payload of earlier calls is unchanged)
+        change |= {"task_ids": task_ids, "role": role}
+    await _db("reassign_open_tasks", change)
 
 
 async def current_policy() -> dict:

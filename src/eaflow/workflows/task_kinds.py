@@ -433,12 +433,15 @@ class RelaunchChannel(_Choice):
 
 
 class RelaunchAttemptOutcome(_Outcome):
-    """R17: one attempt of the relaunch sequence, and its result: recorded as a contact (R13), reached or not."""
+    """R17: one attempt of the relaunch sequence, and its result: recorded as a contact (R13), reached or not;
+    or the channel recorded as impossible, with why (no known e-mail address, no trusted third party, the
+    person lives abroad…): not a contact, but that channel is no longer owed before the examination."""
 
     model_config = ConfigDict(title="Tentative de relance")
 
     occurred_on: date = Field(title="Date de la tentative",
-                              description="Jour où vous avez tenté de joindre la personne")
+                              description="Jour où vous avez tenté de joindre la personne (ou constaté que ce "
+                                          "moyen est impossible)")
     channel: RelaunchChannel = Field(title="Moyen utilisé",
                                      description="Comment vous avez tenté de joindre la personne")
     reached: bool = Field(title="Personne jointe",
@@ -447,6 +450,26 @@ class RelaunchAttemptOutcome(_Outcome):
                                   description="0 pour une tentative sans réponse")
     note: str | None = Field(None, max_length=5000, title="Ce qui a été fait",
                              description="Ce qui a été fait, ce qu'en a dit le tiers de confiance…")
+    # Optional with defaults: the outcomes recorded before they existed stay valid.
+    impossible: bool = Field(False, title="Moyen impossible",
+                             description="Ce moyen ne peut pas être utilisé pour cette personne (il n'est alors "
+                                         "pas tenté) ; indiquez pourquoi")
+    impossible_reason: str | None = Field(
+        None, max_length=2000, title="Pourquoi ce moyen est impossible",
+        description="Par exemple : aucune adresse électronique connue, aucun tiers de confiance, la personne "
+                    "réside à l'étranger")
+
+    @model_validator(mode="after")
+    def _why_impossible(self):
+        if self.impossible:
+            if not (self.impossible_reason or "").strip():
+                raise FieldValueError("impossible_reason", "indiquez pourquoi ce moyen est impossible")
+            if self.reached:
+                raise FieldValueError("reached", "un moyen impossible n'a pas pu joindre la personne")
+            self.impossible_reason = self.impossible_reason.strip()
+        elif self.impossible_reason is not None and self.impossible_reason.strip():
+            raise FieldValueError("impossible_reason", "ce motif ne vaut que pour un moyen impossible")
+        return self
 
 
 class AnalyseSilenceOutcome(_Outcome):

@@ -26,6 +26,8 @@ LABELS: dict[S, str] = {
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.prescribed: frozenset({S.eligibility, S.consent, S.refused}),
     S.eligibility: frozenset({S.consent, S.refused}),
+    # waiting_list at once, a SPE prescription's CDAPH information beside it (R2, R6); cdaph_notified only for
+    # journeys recorded before that (entry.SPE_WAITING_LIST_AT_ONCE), which wait there as they did.
     S.consent: frozenset({S.cdaph_notified, S.waiting_list}),
     S.cdaph_notified: frozenset({S.waiting_list, S.exit_proposed}),  # exit_proposed: a death (R15), closed at once
     S.waiting_list: frozenset({S.admitted, S.exit_proposed}),

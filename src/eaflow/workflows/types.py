@@ -261,6 +261,7 @@ class RelaunchState(BaseModel):
     last_link_on: date | None = None  # the last contact that reached the person
     unreached: int = 0  # attempts recorded as not reaching the person since that link
     channels: list[str] = []  # R17 channels of those attempts (since the last examination, if later)
+    impossible: dict[str, str] = {}  # R17 channels recorded as impossible in this sequence, and why
     sequences: int = 0  # relaunch sequences started so far (keys their steps)
     started_at: datetime | None = None  # the sequence in progress began then
     link_at_start: date | None = None  # the last link known when it began: a later one stops it
