@@ -15,7 +15,7 @@ from eaflow.services import roles
 from eaflow.services.access import audit_reads
 from eaflow.services.db import db_scope
 from eaflow.settings import Settings
-from eaflow.store.models import Journey, Person, Task, User, aware
+from eaflow.store.models import CLOSED_STATES, Journey, Person, Task, User, aware
 from eaflow.workflows import rules
 
 # Why a group comes first on the waiting list (R6), in the words a manager reads.
@@ -141,7 +141,7 @@ def caseload_of_counsellor(settings: Settings, user: User, counsellor_id: str) -
     with db_scope(settings) as session:
         rows = session.exec(select(Journey, Person).join(Person, Person.journey_id == Journey.id).where(
             Journey.platform_id == user.platform_id, Journey.counsellor_id == counsellor_id,
-            Journey.state.not_in(("exited", "transferred", "refused")))
+            Journey.state.not_in(tuple(CLOSED_STATES)))
             .order_by(Person.last_name, Person.first_name)).all()
     return [{"id": journey.id, "person": {"first_name": person.first_name, "last_name": person.last_name},
              "state": journey.state} for journey, person in rows]

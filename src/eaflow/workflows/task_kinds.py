@@ -457,7 +457,8 @@ class RelaunchAttemptOutcome(_Outcome):
     impossible_reason: str | None = Field(
         None, max_length=2000, title="Pourquoi ce moyen est impossible",
         description="Par exemple : aucune adresse électronique connue, aucun tiers de confiance, la personne "
-                    "réside à l'étranger")
+                    "réside à l'étranger",
+        json_schema_extra={"x-required-when": "obligatoire si le moyen est impossible"})
 
     @model_validator(mode="after")
     def _why_impossible(self):
