@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, select
 
 from eaflow.store.accounts import record_staffing
-from eaflow.store.models import Platform, User
+from eaflow.store.models import Operator, Platform, User
 
 ROLES = ("counsellor", "manager", "admin", "prescriber")
 
@@ -79,7 +79,29 @@ def create_platform(session: Session, department: str, name: str, operator: str 
     )
     session.add(platform)
     session.flush()
+    session.add(Operator(id=lead_operator_id(platform.id), platform_id=platform.id,
+                         name=platform.operator or platform.name, is_lead=True))
+    session.flush()
     return platform
+
+
+def lead_operator_id(platform_id: str) -> str:
+    """The id of a platform's first operator, its chef de file (as migration 0011 names it)."""
+    return "op-" + platform_id.removeprefix("pf-")
+
+
+OPERATOR_ROLES = ("counsellor", "manager")  # the staff who work for one operator
+
+
+def find_operator(session: Session, platform_id: str, ref: str | None) -> Operator:
+    """An operator of the platform by id or name; the chef de file when `ref` is empty."""
+    operators = session.exec(select(Operator).where(Operator.platform_id == platform_id)).all()
+    ref = (ref or "").strip()
+    for operator in operators:
+        if (not ref and operator.is_lead) or ref in (operator.id, operator.name):
+            return operator
+    names = ", ".join(f"{o.id} ({o.name})" for o in operators) or "none"
+    raise ValueError(f"unknown operator {ref!r} on platform {platform_id}: expected one of {names}")
 
 
 def find_platform(session: Session, ref: str) -> Platform:
@@ -146,10 +168,12 @@ def create_user(
     platform_id: str | None = None,
     fte: float = 0.0,
     display_name: str = "",
+    operator: str | None = None,
 ) -> User:
     """A staff or prescriber account of a platform (the only platform when none is given).
 
     Counsellors need their full-time equivalent (0 < fte <= 1): it sets their capacity (R7).
+    Counsellors and managers work for one operator: `operator` (id or name), else the chef de file.
     """
     email = check_email(email)
     fte = check_role_and_fte(role, fte)
@@ -165,6 +189,7 @@ def create_user(
         role=role,
         platform_id=platform.id,
         fte=fte,
+        operator_id=find_operator(session, platform.id, operator).id if role in OPERATOR_ROLES else None,
         password_hash=hash_password(password),
     )
     session.add(user)

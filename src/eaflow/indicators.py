@@ -68,7 +68,7 @@ What counts, decided here once:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Optional
 
@@ -246,6 +246,20 @@ class CounsellorAsOf:
     display_name: str
     email: str
     fte: float
+    operator_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class StaffAsOf:
+    """One account's role, FTE, operator and activity at a moment (its staffing period then)."""
+
+    role: str
+    fte: float
+    active: bool
+    operator_id: Optional[str]
+
+
+_NO_STAFF = StaffAsOf("", 0.0, False, None)
 
 
 @dataclass
@@ -262,22 +276,31 @@ def counsellors_at(session: Session, platform_id: str, moment: datetime) -> list
     never to the quarters before it. Before an account's first period, that first one holds (what it was
     when it was created, or when the history began); an account without any period stands as it is."""
     users = session.exec(select(User).where(User.platform_id == platform_id)).all()
+    staff = staff_at(session, platform_id, moment, users)
+    found = [CounsellorAsOf(user.id, user.display_name, user.email, staff[user.id].fte, staff[user.id].operator_id)
+             for user in users if staff[user.id].role == "counsellor" and staff[user.id].active]
+    return sorted(found, key=lambda c: (c.display_name, c.id))
+
+
+def staff_at(session: Session, platform_id: str, moment: datetime,
+             users: Optional[list[User]] = None) -> dict[str, StaffAsOf]:
+    """Every account of the platform as it stood at `moment` (see `counsellors_at`)."""
+    if users is None:
+        users = session.exec(select(User).where(User.platform_id == platform_id)).all()
     periods: dict[str, list[StaffingPeriod]] = {}
     for row in session.exec(select(StaffingPeriod).where(StaffingPeriod.user_id.in_([u.id for u in users]))
                             .order_by(StaffingPeriod.since, StaffingPeriod.id)).all():
         periods.setdefault(row.user_id, []).append(row)
-    found = []
+    staff = {}
     for user in users:
         rows = periods.get(user.id)
         if rows:
             before = [row for row in rows if _utc(row.since) < moment]
             state = before[-1] if before else rows[0]
-            role, fte, active = state.role, state.fte, state.active
+            staff[user.id] = StaffAsOf(state.role, state.fte, state.active, state.operator_id)
         else:
-            role, fte, active = user.role, user.fte, user.active
-        if role == "counsellor" and active:
-            found.append(CounsellorAsOf(user.id, user.display_name, user.email, fte))
-    return sorted(found, key=lambda c: (c.display_name, c.id))
+            staff[user.id] = StaffAsOf(user.role, user.fte, user.active, user.operator_id)
+    return staff
 
 
 def load(session: Session, platform_id: str, period: Period) -> Facts:
@@ -688,9 +711,32 @@ def compute(f: Facts) -> dict[str, Any]:
     }
 
 
-def report(session: Session, platform_id: str, period: Period) -> dict[str, Any]:
-    """R20: the four groups of indicators of one platform over one period."""
-    return compute(load(session, platform_id, period))
+def report(session: Session, platform_id: str, period: Period, operator_id: Optional[str] = None) -> dict[str, Any]:
+    """R20: the four groups of indicators of one platform over one period: consolidated for the whole
+    platform, or the part one of its operators answers for (`for_operator`)."""
+    facts = load(session, platform_id, period)
+    if operator_id is None:
+        return {**compute(facts), "operator": None}
+    return {**compute(for_operator(session, facts, operator_id)), "operator": operator_id}
+
+
+def for_operator(session: Session, facts: Facts, operator_id: str) -> Facts:
+    """The facts one operator (co-porteur) answers for: the persons whose last counsellor designated
+    before the end of the period worked for it then, and its counsellors. The persons no counsellor
+    had followed by then (prescriptions, waiting list) are the platform's: they appear only in the
+    consolidated report, which is why the operators' figures add up to the platform's but for them."""
+    last_counsellor: dict[str, str] = {}
+    for journey_id, counsellor_id in session.exec(
+            select(CounsellorAssignment.journey_id, CounsellorAssignment.counsellor_id)
+            .where(CounsellorAssignment.journey_id.in_([j.journey.id for j in facts.journeys]),
+                   CounsellorAssignment.started_at < facts.period.closes)
+            .order_by(CounsellorAssignment.started_at, CounsellorAssignment.id)).all():
+        last_counsellor[journey_id] = counsellor_id
+    staff = staff_at(session, facts.platform.id, facts.period.closes)
+    journeys = [j for j in facts.journeys
+                if staff.get(last_counsellor.get(j.journey.id), _NO_STAFF).operator_id == operator_id]
+    counsellors = [c for c in facts.counsellors if c.operator_id == operator_id]
+    return replace(facts, journeys=journeys, counsellors=counsellors)
 
 
 # ---------------------------------------------------------------------------------------- French labels

@@ -24,7 +24,7 @@ async def test_r20_the_manager_reads_the_quarter_as_json(api, settings, platform
     response = await api.request("GET", URL, MANAGER, params=Q1)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"platform", "from", "to", "activity", "resources", "distance_from_employment", "employment"}
+    assert set(body) == {"platform", "operator", "from", "to", "activity", "resources", "distance_from_employment", "employment"}
     assert (body["platform"], body["from"], body["to"]) == (platform.platform_id, "2026-01-01", "2026-03-31")
     assert body["activity"]["persons_accompanied"] == 8
     assert body["activity"]["veille"] == {"at_end": 1, "during_period": 2}

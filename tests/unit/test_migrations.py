@@ -113,3 +113,39 @@ def test_0002_fills_task_completion_from_the_tasks_already_closed(url):
     finally:
         engine.dispose()
     assert [tuple(r) for r in rows] == [("t-cancelled", "cancelled", None), ("t-done", "done", "u-1")]
+
+
+def test_0011_gives_each_platform_its_chef_de_file_and_its_staff_an_operator(url):
+    migrate.upgrade(url, "0010")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    at = "2026-11-02 09:00:00+00:00"
+    try:
+        with engine.begin() as connection:
+            for pid, dept, operator in (("pf-35", "35", "Association Emploi 35"), ("pf-2a", "2A", "")):
+                connection.execute(sa.text(
+                    "INSERT INTO platform (id, department, name, operator, mailbox, created_at) "
+                    "VALUES (:id, :dept, :name, :operator, '', :at)"),
+                    {"id": pid, "dept": dept, "name": f"Plateforme {dept}", "operator": operator, "at": at})
+            for uid, role, pid in (("u-c", "counsellor", "pf-35"), ("u-m", "manager", "pf-2a"),
+                                   ("u-p", "prescriber", "pf-35")):
+                connection.execute(sa.text(
+                    'INSERT INTO "user" (id, email, display_name, role, platform_id, fte, password_hash, active, '
+                    "created_at) VALUES (:id, :email, '', :role, :pid, 0.5, 'x', true, :at)"),
+                    {"id": uid, "email": f"{uid}@x.fr", "role": role, "pid": pid, "at": at})
+                connection.execute(sa.text(
+                    "INSERT INTO staffing_period (user_id, since, role, fte, active) "
+                    "VALUES (:id, :at, :role, 0.5, true)"), {"id": uid, "role": role, "at": at})
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            operators = connection.execute(sa.text(
+                "SELECT id, platform_id, name, is_lead FROM operator ORDER BY id")).all()
+            users = connection.execute(sa.text('SELECT id, operator_id FROM "user" ORDER BY id')).all()
+            periods = connection.execute(sa.text(
+                "SELECT user_id, operator_id FROM staffing_period ORDER BY user_id")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in operators] == [("op-2a", "pf-2a", "Plateforme 2A", True),
+                                             ("op-35", "pf-35", "Association Emploi 35", True)]
+    # Counsellors and managers join their platform's chef de file; a prescriber works for no operator.
+    assert [tuple(r) for r in users] == [("u-c", "op-35"), ("u-m", "op-2a"), ("u-p", None)]
+    assert [tuple(r) for r in periods] == [("u-c", "op-35"), ("u-m", "op-2a"), ("u-p", None)]

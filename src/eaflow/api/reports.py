@@ -28,8 +28,10 @@ def indicators_report(
     end: Annotated[Optional[date], Query(alias="to", description="last day, included (at most 366 days)")] = None,
     format: Annotated[Literal["json", "csv", "xlsx"],
                       Query(description="json, csv (`;`, UTF-8 with BOM) or xlsx (one sheet, numeric cells)")] = "json",
+    operator: Annotated[Optional[str], Query(max_length=64, description="one operator's part (its id); default: "
+                                             "the whole platform, or the manager's operator")] = None,
 ):
-    report = reports.indicators_report(settings, user, start, end)
+    report = reports.indicators_report(settings, user, start, end, operator)
     if format == "json":
         return report.result
     file = reports.export(report, format)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eaflow.api.deps import SettingsDep, require
 from eaflow.api.problems import Problem
-from eaflow.services import password_links, preferences, roles, users
+from eaflow.services import operators, password_links, preferences, roles, users
 from eaflow.store.models import User
 
 router = APIRouter(tags=["users"])
@@ -25,6 +25,8 @@ class UserIn(BaseModel):
     name: str = Field(max_length=200, description="first and last name")
     role: str = Field(description="counsellor | manager | admin | prescriber")
     fte: Optional[float] = Field(None, description="full-time equivalent, 0 < fte <= 1 for a counsellor (R7)")
+    operator: Optional[str] = Field(None, max_length=64, description="counsellors and managers: the operator "
+                                                                     "(id) they work for; default the chef de file")
 
 
 class UserChange(BaseModel):
@@ -33,6 +35,8 @@ class UserChange(BaseModel):
     role: Optional[str] = None
     fte: Optional[float] = None
     active: Optional[bool] = Field(None, description="false ends every session and token of the user at once")
+    operator: Optional[str] = Field(None, max_length=64, description="the operator (id) a counsellor or manager "
+                                                                     "works for; their persons follow them")
 
 
 class PreferencesIn(BaseModel):
@@ -51,7 +55,8 @@ def list_users(settings: SettingsDep, admin: AdminDep):
 @router.post("/api/v1/users", status_code=201,
              summary="Create an account; a one-use link to choose its password is mailed (password_link_sent)")
 async def create_user(body: UserIn, settings: SettingsDep, admin: AdminDep):
-    return await users.create_user(settings, admin, email=body.email, name=body.name, role=body.role, fte=body.fte)
+    return await users.create_user(settings, admin, email=body.email, name=body.name, role=body.role, fte=body.fte,
+                                    operator=body.operator)
 
 
 @router.get("/api/v1/users/{user_id}", summary="One account of the platform")
@@ -61,7 +66,8 @@ def get_user(user_id: str, settings: SettingsDep, admin: AdminDep):
 
 @router.patch("/api/v1/users/{user_id}", summary="Change role, FTE, or disable / re-enable an account")
 def change_user(user_id: str, body: UserChange, settings: SettingsDep, admin: AdminDep):
-    return users.change_user(settings, admin, user_id, role=body.role, fte=body.fte, active=body.active)
+    return users.change_user(settings, admin, user_id, role=body.role, fte=body.fte, active=body.active,
+                             operator=body.operator)
 
 
 @router.post("/api/v1/users/{user_id}/password-reset", status_code=202,
@@ -82,3 +88,20 @@ def my_preferences(settings: SettingsDep, user: StaffDep):
 def save_my_preferences(body: PreferencesIn, settings: SettingsDep, user: StaffDep):
     return preferences.save_preferences(settings, user, muted_kinds=body.muted_kinds,
                                         digest_instead=body.digest_instead)
+
+
+class OperatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200, description="the organisation (co-porteur) joining the platform")
+
+
+@router.get("/api/v1/operators", summary="The operators (co-porteurs) of the platform, the chef de file first")
+def list_operators(settings: SettingsDep, user: Annotated[User, Depends(require(*roles.STAFF, *roles.ADMINS))]):
+    return operators.list_operators(settings, user)
+
+
+@router.post("/api/v1/operators", status_code=201, summary="Add an operator (co-porteur) to the platform",
+             responses={422: {"description": "the name is missing, too long or taken"}})
+def add_operator(body: OperatorIn, settings: SettingsDep, admin: AdminDep):
+    return operators.add_operator(settings, admin, body.name)

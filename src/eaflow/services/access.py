@@ -5,17 +5,33 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, insert, or_
+from sqlalchemy import and_, insert, or_, true
 from sqlmodel import Session, select
 
 from eaflow.services.refusals import Refusal
-from eaflow.store.models import AuditEvent, Journey, Task, User
+from eaflow.store.models import AuditEvent, Journey, Operator, Task, User
+
+
+def _leads(user: User):
+    """True in SQL when the manager works for the chef de file (an uncorrelated subquery, run once)."""
+    return select(Operator.id).where(Operator.id == user.operator_id, Operator.is_lead == True).exists()  # noqa: E712
+
+
+def _operator_journeys(user: User):
+    """A manager's journeys within the platform (services/operators.py): all of them for the chef de
+    file's managers or one attached to no operator; else those their operator's counsellors follow and
+    those no counsellor follows yet."""
+    if user.operator_id is None:
+        return true()
+    own_counsellors = select(User.id).where(User.operator_id == user.operator_id)
+    return or_(_leads(user), Journey.counsellor_id.is_(None), Journey.counsellor_id.in_(own_counsellors))
 
 
 def journey_filter(user: User):
-    """The journeys a user may read: counsellor their caseload, manager their platform, prescriber theirs."""
+    """The journeys a user may read: counsellor their caseload, manager their platform (or their
+    operator's part of it), prescriber theirs."""
     if user.role == "manager":
-        return Journey.platform_id == user.platform_id
+        return and_(Journey.platform_id == user.platform_id, _operator_journeys(user))
     if user.role == "counsellor":
         return Journey.counsellor_id == user.id
     if user.role == "prescriber":
@@ -35,7 +51,10 @@ def task_filter(user: User):
     follow now, and the open tasks given to them or to their team. A task they completed on a journey
     now followed by someone else (R8) is no longer theirs to read: its outcome is that person's file."""
     if user.role == "manager":
-        return Task.platform_id == user.platform_id
+        if user.operator_id is None:
+            return Task.platform_id == user.platform_id
+        return and_(Task.platform_id == user.platform_id, or_(
+            _leads(user), Task.journey_id.in_(select(Journey.id).where(journey_filter(user)))))
     if user.role == "counsellor":
         own_journeys = select(Journey.id).where(Journey.counsellor_id == user.id)
         return and_(Task.platform_id == user.platform_id, or_(

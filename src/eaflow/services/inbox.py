@@ -24,6 +24,7 @@ from eaflow.services.access import audit_read, task_filter, visible_task
 from eaflow.services.convention import draft_facts
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
+from eaflow.services.operators import check_may_designate
 from eaflow.services.views import task_view, user_names
 from eaflow.services.workflow_calls import call_workflow
 from eaflow.settings import Settings
@@ -244,6 +245,7 @@ async def complete_task(settings: Settings, client: Client, user: User, task_id:
                         or counsellor.platform_id != task.platform_id:
                     raise Refusal(422, "Ce conseiller n'existe pas sur la plateforme de la personne.",
                                   errors=[{"field": "outcome.counsellor_id", "message": "conseiller inconnu"}])
+                check_may_designate(session, user, counsellor, "outcome.counsellor_id")
                 facts = {"caseload": caseload_of(session, counsellor.id, excluding=task.journey_id),
                          "fte": counsellor.fte}
             if task.kind == "draft_convention":  # R10: is the person in employment (the workflow reads no database)

@@ -26,6 +26,7 @@ from eaflow.policy import load_policy
 from eaflow.services import roles
 from eaflow.services.access import READ_ACTIONS, audit_read, audit_reads, journey_filter, visible_journey
 from eaflow.services.db import db_scope
+from eaflow.services.operators import check_may_designate
 from eaflow.services.refusals import Refusal
 from eaflow.services.views import aware, journey_view, names_of
 from eaflow.services.workflow_calls import call_workflow
@@ -169,6 +170,7 @@ async def change_counsellor(settings: Settings, client: Client, user: User, jour
             if counsellor is None or counsellor.role != "counsellor" or counsellor.platform_id != user.platform_id:
                 raise Refusal(422, "Ce conseiller n'existe pas sur votre plateforme.",
                               errors=[{"field": "counsellor_id", "message": "conseiller inconnu"}])
+            check_may_designate(session, user, counsellor, "counsellor_id")
             return CounsellorChange(counsellor_id=counsellor.id, reason=body.reason, actor_id=user.id,
                                     caseload=caseload_of(session, counsellor.id, excluding=journey_id),
                                     fte=counsellor.fte)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import select
+
 from eaflow import accounts
 from eaflow.services import roles
 from eaflow.services.admin_audit import audit_account
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
-from eaflow.store.models import Platform, User
+from eaflow.store.models import Operator, Platform, User
 
 MAX_LENGTH = 200
 
@@ -55,6 +57,11 @@ def change_platform(settings: Settings, admin: User, *, name: str, operator: str
         before = _view(platform)
         platform.name, platform.operator, platform.mailbox = name, operator, mailbox
         session.add(platform)
+        lead = session.exec(select(Operator).where(Operator.platform_id == platform.id,
+                                                   Operator.is_lead == True)).first()  # noqa: E712
+        if lead is not None:  # the chef de file is the operator this text names (services/operators.py)
+            lead.name = operator or name
+            session.add(lead)
         after = _view(platform)
         changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
         if changes:

@@ -17,6 +17,7 @@ from eaflow import indicators
 from eaflow.notifications.registry import date_short
 from eaflow.services import roles
 from eaflow.services.db import db_scope
+from eaflow.services.operators import operator_scope, operators_of
 from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
 from eaflow.store.models import Platform, User
@@ -87,16 +88,29 @@ def period_of(start: Optional[date], end: Optional[date], on: Optional[date] = N
     return indicators.resolve_period(start, end, on or today())
 
 
-def indicators_report(settings: Settings, user: User, start: Optional[date], end: Optional[date]) -> Report:
-    """R20: the report of the user's platform (managers only) over the period asked for."""
+def indicators_report(settings: Settings, user: User, start: Optional[date], end: Optional[date],
+                      operator: Optional[str] = None) -> Report:
+    """R20: the report of the user's platform (managers only) over the period asked for: consolidated,
+    or one operator's part (`operator`). A manager of an operator other than the chef de file gets
+    their operator's (services/operators.py); the chef de file's may ask for any operator's."""
     roles.check(user, roles.MANAGERS)
     period = period_of(start, end)
     with db_scope(settings) as session:
         platform = session.get(Platform, user.platform_id) if user.platform_id else None
         if platform is None:
             raise Refusal(403, NO_PLATFORM)
-        return Report(platform.id, platform.name, platform.department, period,
-                      indicators.report(session, platform.id, period))
+        scope = operator_scope(session, user)
+        known = {o.id: o for o in operators_of(session, platform.id)}
+        if operator and operator not in known:
+            raise Refusal(422, "Cet opérateur n'existe pas sur la plateforme.",
+                          errors=[{"field": "operator", "message": "choisissez un opérateur de la plateforme"}])
+        if scope is not None and operator not in (None, scope):
+            raise Refusal(403, "Vous ne voyez que les indicateurs de votre opérateur.",
+                          errors=[{"field": "operator", "message": "un autre opérateur"}])
+        operator = operator or scope
+        name = platform.name + (f" — {known[operator].name}" if operator else "")
+        return Report(platform.id, name, platform.department, period,
+                      indicators.report(session, platform.id, period, operator_id=operator))
 
 
 # ---------------------------------------------------------------------------------------- downloads

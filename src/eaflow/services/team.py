@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 
 from eaflow.activities.notify import SITUATION_LABELS
 from eaflow.services import roles
-from eaflow.services.access import audit_reads
+from eaflow.services.access import audit_reads, journey_filter
+from eaflow.services.operators import operator_scope
 from eaflow.services.db import db_scope
 from eaflow.settings import Settings
 from eaflow.store.models import CLOSED_STATES, Journey, Person, Task, User, aware
@@ -38,7 +39,10 @@ def waiting_list(settings: Settings, user: User) -> list[dict[str, Any]]:
             .join(Person, Person.journey_id == Journey.id)
             .join(Task, (Task.journey_id == Journey.id) & (Task.kind == "assign_counsellor")
                   & (Task.status == "open"), isouter=True)
-            .where(Journey.platform_id == user.platform_id, Journey.state == "waiting_list")
+            # A person whose counsellor was just designated is no longer waiting, though the journey
+            # may not have projected its next state yet (the designation is written first, R8).
+            .where(Journey.platform_id == user.platform_id, Journey.state == "waiting_list",
+                   Journey.counsellor_id.is_(None))
             .order_by(Journey.waiting_key, Journey.id)
         ).all()
         audit_reads(session, [row[0] for row in rows], user, "waiting_list_read")  # R22: names on the list
@@ -57,10 +61,13 @@ def waiting_list(settings: Settings, user: User) -> list[dict[str, Any]]:
     return items
 
 
-def counsellors(session: Session, platform_id: str) -> list[User]:
-    return list(session.exec(select(User).where(
-        User.platform_id == platform_id, User.role == "counsellor", User.active == True)  # noqa: E712
-        .order_by(User.display_name, User.email)).all())
+def counsellors(session: Session, platform_id: str, operator_id: str | None = None) -> list[User]:
+    """The platform's active counsellors (those of one operator when `operator_id` is given)."""
+    query = select(User).where(User.platform_id == platform_id, User.role == "counsellor",
+                               User.active == True)  # noqa: E712
+    if operator_id is not None:
+        query = query.where(User.operator_id == operator_id)
+    return list(session.exec(query.order_by(User.display_name, User.email)).all())
 
 
 def _load(counsellor: User, caseload: int) -> dict[str, Any]:
@@ -74,9 +81,9 @@ def _grouped(session: Session, query) -> dict[str, int]:
     return {key: int(count) for key, count in session.exec(query).all()}
 
 
-def counsellor_loads(session: Session, platform_id: str) -> list[dict[str, Any]]:
+def counsellor_loads(session: Session, platform_id: str, operator_id: str | None = None) -> list[dict[str, Any]]:
     """R7: each active counsellor's caseload (veille and ended journeys not counted) and capacity."""
-    people = counsellors(session, platform_id)
+    people = counsellors(session, platform_id, operator_id)
     caseloads = _grouped(session, select(Journey.counsellor_id, func.count())
                          .where(Journey.platform_id == platform_id, Journey.counsellor_id.is_not(None),
                                 Journey.state.not_in(rules.NOT_IN_CASELOAD))
@@ -85,10 +92,11 @@ def counsellor_loads(session: Session, platform_id: str) -> list[dict[str, Any]]
 
 
 def assignable(settings: Settings, user: User) -> list[dict[str, Any]]:
-    """The counsellors a manager may designate, with their load: the choices of the "Attribuer" form."""
+    """The counsellors a manager may designate, with their load: the choices of the "Attribuer" form
+    (their operator's only, for a manager of an operator other than the chef de file)."""
     roles.check(user, roles.MANAGERS)
     with db_scope(settings) as session:
-        return counsellor_loads(session, user.platform_id)
+        return counsellor_loads(session, user.platform_id, operator_scope(session, user))
 
 
 def team(settings: Settings, user: User) -> list[dict[str, Any]]:
@@ -99,7 +107,7 @@ def team(settings: Settings, user: User) -> list[dict[str, Any]]:
     today = now.date()
     platform = user.platform_id
     with db_scope(settings) as session:
-        loads = counsellor_loads(session, platform)
+        loads = counsellor_loads(session, platform, operator_scope(session, user))
         mine = Journey.platform_id == platform
         in_veille = _grouped(session, select(Journey.counsellor_id, func.count())
                              .where(mine, Journey.state == "veille").group_by(Journey.counsellor_id))
@@ -140,7 +148,7 @@ def caseload_of_counsellor(settings: Settings, user: User, counsellor_id: str) -
     roles.check(user, roles.MANAGERS)
     with db_scope(settings) as session:
         rows = session.exec(select(Journey, Person).join(Person, Person.journey_id == Journey.id).where(
-            Journey.platform_id == user.platform_id, Journey.counsellor_id == counsellor_id,
+            journey_filter(user), Journey.counsellor_id == counsellor_id,
             Journey.state.not_in(tuple(CLOSED_STATES)))
             .order_by(Person.last_name, Person.first_name)).all()
     return [{"id": journey.id, "person": {"first_name": person.first_name, "last_name": person.last_name},

@@ -53,7 +53,7 @@ def _checked_role_and_fte(role: str, fte: Any, errors: list[dict[str, str]]) -> 
 
 def _view(user: User, last_sign_in: datetime | None = None) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.display_name, "role": user.role, "fte": user.fte,
-            "active": user.active, "platform": user.platform_id, "password_set": user.password_hash != NO_PASSWORD,
+            "operator": user.operator_id, "active": user.active, "platform": user.platform_id, "password_set": user.password_hash != NO_PASSWORD,
             "last_sign_in": aware(last_sign_in), "created_at": aware(user.created_at)}
 
 
@@ -97,8 +97,20 @@ def get_user(settings: Settings, admin: User, user_id: str) -> dict[str, Any]:
         return view
 
 
+def _checked_operator(session: Session, admin: User, role: str, operator: str | None,
+                      errors: list[dict[str, str]]) -> str | None:
+    """The operator of a counsellor or manager (the chef de file when none is chosen); None for others."""
+    if role not in accounts.OPERATOR_ROLES:
+        return None
+    try:
+        return accounts.find_operator(session, admin.platform_id, operator).id
+    except ValueError:
+        errors.append({"field": "operator", "message": "Choisissez un opérateur de la plateforme."})
+        return None
+
+
 async def create_user(settings: Settings, admin: User, *, email: str, name: str, role: str,
-                      fte: Any = None) -> dict[str, Any]:
+                      fte: Any = None, operator: str | None = None) -> dict[str, Any]:
     """A new account of the administrator's platform, without a password: a link to choose it is
     mailed at once. The answer says whether the mail left (`password_link_sent`)."""
     roles.check(admin, roles.ADMINS)
@@ -114,6 +126,8 @@ async def create_user(settings: Settings, admin: User, *, email: str, name: str,
         errors.append({"field": "email", "message": "Indiquez une adresse électronique valide, par exemple "
                                                      "prenom.nom@plateforme.fr."})
     fte_value = _checked_role_and_fte(role, fte, errors)
+    with db_scope(settings) as session:
+        _checked_operator(session, admin, role, operator, errors)
     if errors:
         raise Refusal(422, INVALID, errors=errors)
 
@@ -124,7 +138,8 @@ async def create_user(settings: Settings, admin: User, *, email: str, name: str,
                                                      "message": "Un compte existe déjà avec cette adresse."}])
             # accounts.create_user wants a password: a random one nobody knows, replaced at once by none.
             user = accounts.create_user(session, email, role, secrets.token_urlsafe(32),
-                                        platform_id=admin.platform_id, fte=fte_value, display_name=name)
+                                        platform_id=admin.platform_id, fte=fte_value, display_name=name,
+                                        operator=operator)
             user.password_hash = NO_PASSWORD
             session.add(user)
             audit_account(session, "user_created", actor_id=admin.id, platform_id=user.platform_id, user_id=user.id,
@@ -142,15 +157,18 @@ async def create_user(settings: Settings, admin: User, *, email: str, name: str,
 
 
 def change_user(settings: Settings, admin: User, user_id: str, *, role: str | None = None, fte: Any = None,
-                active: bool | None = None) -> dict[str, Any]:
-    """Change the role, the FTE or whether the account is active; what is None stays as it is."""
+                active: bool | None = None, operator: str | None = None) -> dict[str, Any]:
+    """Change the role, the FTE, the operator or whether the account is active; what is None stays as it
+    is. A counsellor who moves to another operator takes the persons they follow along (R8: one
+    counsellor, and the person belongs to that counsellor's operator)."""
     roles.check(admin, roles.ADMINS)
     with db_scope(settings) as session:
         user = _of_platform(session, admin, user_id)
-        before = {"role": user.role, "fte": user.fte, "active": user.active}
+        before = {"role": user.role, "fte": user.fte, "active": user.active, "operator": user.operator_id}
         new_role = role if role is not None else user.role
         errors: list[dict[str, str]] = []
         new_fte = _checked_role_and_fte(new_role, fte if fte is not None else user.fte, errors)
+        new_operator = _checked_operator(session, admin, new_role, operator or user.operator_id, errors)
         if errors:
             raise Refusal(422, INVALID, errors=errors)
         if user.id == admin.id and new_role != user.role:
@@ -165,7 +183,7 @@ def change_user(settings: Settings, admin: User, user_id: str, *, role: str | No
                 why = (f"Ce conseiller accompagne encore {followed} personne{'s' if followed > 1 else ''} : un "
                        "responsable doit d'abord leur désigner un autre conseiller (R8), puis son rôle pourra changer.")
                 raise Refusal(409, why, rule="R8", errors=[{"field": "role", "message": why}])
-        user.role, user.fte = new_role, new_fte
+        user.role, user.fte, user.operator_id = new_role, new_fte, new_operator
         ended = 0
         if active is not None and active != user.active:
             user.active = active
@@ -173,7 +191,7 @@ def change_user(settings: Settings, admin: User, user_id: str, *, role: str | No
                 ended = sessions.revoke_all(session, user.id)
                 password_links.close_links(session, user.id, "account_disabled")
         session.add(user)
-        after = {"role": user.role, "fte": user.fte, "active": user.active}
+        after = {"role": user.role, "fte": user.fte, "active": user.active, "operator": user.operator_id}
         if after != before:
             record_staffing(session, user)  # R20: the quarters to come read the new staffing
             changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}

@@ -80,8 +80,8 @@ class MailPreference(SQLModel, table=True):
 
 
 class StaffingPeriod(SQLModel, table=True):
-    """R7, R20: a user's role, FTE and whether the account is active, from `since` until the user's next
-    row. Every creation and every change of an account appends one: the indicators of a past quarter
+    """R7, R20: a user's role, FTE, operator and whether the account is active, from `since` until the
+    user's next row. Every creation and every change of an account appends one: the indicators of a past quarter
     read the staff as it stood then, not as it stands today."""
 
     __tablename__ = "staffing_period"
@@ -93,9 +93,10 @@ class StaffingPeriod(SQLModel, table=True):
     role: str
     fte: float
     active: bool
+    operator_id: Optional[str] = None  # the operator they worked for then (issue 13: indicators per operator)
 
 
 def record_staffing(session, user, at: datetime | None = None) -> None:
     """The account as it stands now opens a staffing period (after a creation or a change)."""
     session.add(StaffingPeriod(user_id=user.id, since=at or utcnow(), role=user.role, fte=user.fte,
-                               active=user.active))
+                               active=user.active, operator_id=user.operator_id))

@@ -32,6 +32,23 @@ class Platform(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Operator(SQLModel, table=True):
+    """One organisation running the platform (a co-porteur); the chef de file (`is_lead`) answers for
+    the whole platform. Counsellors and managers belong to one operator. One chef de file per platform
+    (a partial unique index)."""
+
+    __table_args__ = (
+        Index("uq_operator_lead_per_platform", "platform_id", unique=True,
+              sqlite_where=text("is_lead"), postgresql_where=text("is_lead")),
+    )
+
+    id: str = Field(primary_key=True)
+    platform_id: str = Field(foreign_key="platform.id", index=True)
+    name: str
+    is_lead: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class User(SQLModel, table=True):
     id: str = Field(primary_key=True)
     email: str = Field(index=True, unique=True)
@@ -39,6 +56,7 @@ class User(SQLModel, table=True):
     role: str  # counsellor | manager | admin | prescriber
     platform_id: Optional[str] = Field(default=None, foreign_key="platform.id", index=True)
     fte: float = 0.0
+    operator_id: Optional[str] = Field(default=None, foreign_key="operator.id", index=True)
     password_hash: str
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)

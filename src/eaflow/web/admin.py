@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from eaflow.accounts import ROLES
-from eaflow.services import password_links, platform_details, policy_words, roles, users
+from eaflow.services import operators, password_links, platform_details, policy_words, roles, users
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
 from eaflow.web.routing import PageRoute
@@ -27,6 +27,7 @@ assert set(ROLE_CHOICES) == set(ROLES)
 DONE = {
     "cree": "Le compte est créé. Un lien pour choisir son mot de passe vient de lui être envoyé par courriel.",
     "modifie": "Les changements du compte sont enregistrés.",
+    "operateur": "L'opérateur est ajouté : vous pouvez maintenant lui rattacher des conseillers et des responsables.",
     "desactive": "Le compte est désactivé : toutes ses sessions et ses jetons d'accès ont pris fin.",
     "reactive": "Le compte est réactivé. La personne se connecte avec son mot de passe, ou avec un nouveau lien.",
     "lien": "Un lien de réinitialisation vient d'être envoyé par courriel. Le mot de passe actuel reste valable tant "
@@ -86,29 +87,37 @@ def overview(request: Request, visitor: VisitorDep, fait: str | None = None):
 
 
 # --------------------------------------------------------------------------------- one account
-def _new_page(request: Request, values: dict[str, str], errors: list[dict[str, str]] | None = None,
+def _operator_choices(request: Request, admin) -> dict[str, str]:
+    """The platform's operators as a select offers them (the chef de file first); one only: no choice."""
+    found = operators.list_operators(request.app.state.settings, admin)
+    return {o["id"]: o["name"] + (" (chef de file)" if o["is_lead"] else "") for o in found} if len(found) > 1 else {}
+
+
+def _new_page(request: Request, admin, values: dict[str, str], errors: list[dict[str, str]] | None = None,
               status: int = 200):
     return render_page(request, "admin_user_new.html.j2", status=status, values=values, errors=errors or [],
-                       placed=_by_field(errors or []), role_choices=ROLE_CHOICES)
+                       placed=_by_field(errors or []), role_choices=ROLE_CHOICES,
+                       operator_choices=_operator_choices(request, admin))
 
 
 @router.get(HOME + "/comptes/nouveau")
 def new_user_page(request: Request, visitor: VisitorDep):
-    _admin(visitor)
-    return _new_page(request, {"name": "", "email": "", "role": "counsellor", "fte": ""})
+    return _new_page(request, _admin(visitor), {"name": "", "email": "", "role": "counsellor", "fte": "",
+                                                "operator": ""})
 
 
 @router.post(HOME + "/comptes")
 async def create_user(request: Request, visitor: VisitorDep):
     admin = _admin(visitor)
-    values = {key: "" for key in ("name", "email", "role", "fte")} | await _form(request)
+    values = {key: "" for key in ("name", "email", "role", "fte", "operator")} | await _form(request)
     try:
         created = await users.create_user(request.app.state.settings, admin, email=values["email"],
-                                          name=values["name"], role=values["role"], fte=values["fte"] or None)
+                                          name=values["name"], role=values["role"], fte=values["fte"] or None,
+                                          operator=values["operator"] or None)
     except Refusal as refusal:
         if refusal.status not in (409, 422):
             raise
-        return _new_page(request, values, _errors_of(refusal), status=refusal.status)
+        return _new_page(request, admin, values, _errors_of(refusal), status=refusal.status)
     done = "cree" if created["password_link_sent"] else "cree-sans-courriel"
     return RedirectResponse(f"{HOME}/comptes/{created['id']}?fait={done}", status_code=303)
 
@@ -116,9 +125,10 @@ async def create_user(request: Request, visitor: VisitorDep):
 def _user_page(request: Request, admin, user_id: str, *, values: dict[str, str] | None = None,
                errors: list[dict[str, str]] | None = None, status: int = 200, fait: str | None = None):
     account = users.get_user(request.app.state.settings, admin, user_id)
-    values = values or {"role": account["role"], "fte": _fte_text(account["fte"])}
+    values = values or {"role": account["role"], "fte": _fte_text(account["fte"]), "operator": account["operator"] or ""}
     return render_page(request, "admin_user.html.j2", status=status, account=account, values=values,
                        errors=errors or [], placed=_by_field(errors or []), role_choices=ROLE_CHOICES,
+                       operator_choices=_operator_choices(request, admin),
                        banner=_banner(fait), itself=account["id"] == admin.id, fte_text=_fte_text)
 
 
@@ -130,9 +140,10 @@ def user_page(user_id: str, request: Request, visitor: VisitorDep, fait: str | N
 @router.post(HOME + "/comptes/{user_id}")
 async def change_user(user_id: str, request: Request, visitor: VisitorDep):
     admin = _admin(visitor)
-    values = {"role": "", "fte": ""} | await _form(request)
+    values = {"role": "", "fte": "", "operator": ""} | await _form(request)
     try:
-        users.change_user(request.app.state.settings, admin, user_id, role=values["role"], fte=values["fte"])
+        users.change_user(request.app.state.settings, admin, user_id, role=values["role"], fte=values["fte"],
+                          operator=values["operator"] or None)
     except Refusal as refusal:
         if refusal.status not in (409, 422):
             raise
@@ -175,15 +186,20 @@ async def send_password_link(user_id: str, request: Request, visitor: VisitorDep
 
 # --------------------------------------------------------------------------------- the platform
 def _platform_page(request: Request, admin, values: dict[str, Any] | None = None,
-                   errors: list[dict[str, str]] | None = None, status: int = 200):
+                   errors: list[dict[str, str]] | None = None, status: int = 200,
+                   operator_values: dict[str, str] | None = None, operator_errors: list[dict[str, str]] | None = None,
+                   banner: dict[str, str] | None = None):
     platform = platform_details.platform_of(request.app.state.settings, admin)
     return render_page(request, "admin_platform.html.j2", status=status, platform=platform,
-                       values=values or platform, errors=errors or [], placed=_by_field(errors or []))
+                       values=values or platform, errors=errors or [], placed=_by_field(errors or []),
+                       operators=operators.list_operators(request.app.state.settings, admin),
+                       operator_values=operator_values or {"operator_name": ""}, operator_errors=operator_errors or [],
+                       operator_placed=_by_field(operator_errors or []), banner=banner)
 
 
 @router.get(HOME + "/plateforme")
-def platform_page(request: Request, visitor: VisitorDep):
-    return _platform_page(request, _admin(visitor))
+def platform_page(request: Request, visitor: VisitorDep, fait: str | None = None):
+    return _platform_page(request, _admin(visitor), banner=_banner(fait))
 
 
 @router.post(HOME + "/plateforme")
@@ -198,6 +214,20 @@ async def change_platform(request: Request, visitor: VisitorDep):
             raise
         return _platform_page(request, admin, values, _errors_of(refusal), status=422)
     return RedirectResponse(f"{HOME}?fait=plateforme", status_code=303)
+
+
+@router.post(HOME + "/operateurs")
+async def add_operator(request: Request, visitor: VisitorDep):
+    admin = _admin(visitor)
+    values = {"operator_name": ""} | await _form(request)
+    try:
+        operators.add_operator(request.app.state.settings, admin, values["operator_name"])
+    except Refusal as refusal:
+        if refusal.status != 422:
+            raise
+        errors = [{**error, "field": "operator_name"} for error in _errors_of(refusal)]  # beside this page's field
+        return _platform_page(request, admin, operator_values=values, operator_errors=errors, status=422)
+    return RedirectResponse(f"{HOME}/plateforme?fait=operateur#operateurs", status_code=303)
 
 
 # --------------------------------------------------------------------------------- the policy

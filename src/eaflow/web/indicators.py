@@ -11,11 +11,11 @@ from datetime import date
 from typing import Annotated, Any, Optional
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from eaflow import indicators
-from eaflow.services import reports, roles
+from eaflow.services import operators, reports, roles
 from eaflow.services.refusals import Refusal
 from eaflow.web.indicator_charts import Bar, bar_chart, caseload_chart, number_fr
 from eaflow.web.rendering import PAGE_HEADERS, render_page
@@ -144,24 +144,38 @@ def _charts(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _download_url(format: str, period: indicators.Period) -> str:
+def _download_url(format: str, period: indicators.Period, operator: str = "") -> str:
     return "/indicateurs/telecharger?" + urlencode({"format": format, "du": period.start.isoformat(),
-                                                     "au": period.end.isoformat()})
+                                                     "au": period.end.isoformat(),
+                                                     **({"operateur": operator} if operator else {})})
+
+
+def _operator_choices(settings, user) -> list[tuple[str, str]]:
+    """The perimeters a chef de file's manager may choose when the platform has several operators
+    (none to choose otherwise: one operator, or a manager who sees only theirs)."""
+    found = operators.list_operators(settings, user)
+    whole_platform = user.operator_id is None or any(o["is_lead"] and o["id"] == user.operator_id for o in found)
+    if len(found) < 2 or not whole_platform:
+        return []
+    return [("", "Toute la plateforme (consolidé)"),
+            *((o["id"], o["name"] + (" (chef de file)" if o["is_lead"] else "")) for o in found)]
 
 
 @router.get("/indicateurs")
 def indicators_page(request: Request, visitor: VisitorDep, annee: Optional[str] = None,
-                    trimestre: Optional[str] = None, du: Optional[str] = None, au: Optional[str] = None):
+                    trimestre: Optional[str] = None, du: Optional[str] = None, au: Optional[str] = None,
+                    operateur: Annotated[str, Query(max_length=64)] = ""):
     _managers_only(visitor)
     settings, today = request.app.state.settings, reports.today()
     typed, start, end, errors = asked_period(annee, trimestre, du, au, today)
     context: dict[str, Any] = dict(quarters=tuple(QUARTERS), first_year=FIRST_YEAR, last_year=today.year + 1,
-                                   errors=errors, messages={e["field"]: e["message"] for e in errors})
+                                   errors=errors, messages={e["field"]: e["message"] for e in errors},
+                                   operator_choices=_operator_choices(settings, visitor.user), operator=operateur)
     if errors:
         default = _shown(indicators.last_complete_quarter(today))  # the quarter picker keeps a choice
         typed = {**typed, **{k: default[k] for k in ("annee", "trimestre") if not typed[k]}}
         return render_page(request, "indicators.html.j2", status=422, typed=typed, report=None, **context)
-    report = reports.indicators_report(settings, visitor.user, start, end)
+    report = reports.indicators_report(settings, visitor.user, start, end, operateur or None)
     result = report.result
     charts = _charts(result)
     limit = f'plafond : {result["resources"]["caseload"]["persons_per_fte_limit"]}'
@@ -171,18 +185,21 @@ def indicators_page(request: Request, visitor: VisitorDep, annee: Optional[str] 
                      for path in KEY_FIGURES],
         groups=_groups(report), charts=charts,
         counsellor_columns=charts[1]["columns"], counsellor_rows=charts[1]["rows"],
-        downloads={"csv": _download_url("csv", report.period), "xlsx": _download_url("xlsx", report.period)},
+        downloads={"csv": _download_url("csv", report.period, operateur),
+                   "xlsx": _download_url("xlsx", report.period, operateur)},
         **context)
 
 
 @router.get("/indicateurs/telecharger")
 def download(request: Request, visitor: VisitorDep, format: str = "", annee: Optional[str] = None,
-             trimestre: Optional[str] = None, du: Optional[str] = None, au: Optional[str] = None):
+             trimestre: Optional[str] = None, du: Optional[str] = None, au: Optional[str] = None,
+             operateur: Annotated[str, Query(max_length=64)] = ""):
     _managers_only(visitor)
     if format not in ("csv", "xlsx"):
         raise Refusal(404, NOT_FOUND)
     _, start, end, errors = asked_period(annee, trimestre, du, au, reports.today())
     if errors:
         raise Refusal(422, reports.INVALID_PERIOD, errors=errors)
-    file = reports.export(reports.indicators_report(request.app.state.settings, visitor.user, start, end), format)
+    report = reports.indicators_report(request.app.state.settings, visitor.user, start, end, operateur or None)
+    file = reports.export(report, format)
     return Response(file.content, media_type=file.media_type, headers={**PAGE_HEADERS, **file.headers})
