@@ -8,7 +8,7 @@ eaflow/settings.py) and takes `--data-dir`, which overrides EAFLOW_DATA_DIR.
     eaflow api [--host 127.0.0.1] [--port 8000]
     eaflow db upgrade | current | revision -m MESSAGE [--empty]
     eaflow platform add --department CODE --name NAME [--operator NAME] [--mailbox EMAIL]
-    eaflow user add --email E --role ROLE [--platform CODE] [--fte 0.8] [--name NAME] --password-stdin
+    eaflow user add --email E --role ROLE [--platform CODE] [--fte 0.8] [--name NAME] [--operator OP] --password-stdin
     eaflow demo [--api-url URL]
     eaflow journeys resume
     eaflow policy show [--policy FILE]
@@ -179,6 +179,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             platform_id=args.platform,
             fte=args.fte if args.fte is not None else 0.0,
             display_name=args.name or "",
+            operator=args.operator,
         )
     fte = f", {user.fte:g} FTE" if user.role == "counsellor" else ""
     print(f"user {user.id} created: {user.email} ({user.role}{fte}, platform {user.platform_id})")
@@ -315,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--platform", metavar="CODE", help="département code of the platform (default: the only one)")
     user_add.add_argument("--fte", type=float, default=None, help="full-time equivalent, required for counsellors (0 < fte <= 1)")
     user_add.add_argument("--name", default="", help="display name")
+    user_add.add_argument("--operator", default=None,
+                          help="counsellors and managers: the operator (id or name) they work for; default the chef de file")
     user_add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     user_add.set_defaults(func=cmd_user_add)
 
