@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from eaflow.activities.projections import audit_once, load_journey
 from eaflow.documents.render import render, sha256, to_pdf
+from eaflow.documents import handover
 from eaflow.settings import Settings
 from eaflow.signing import make_token, signing_url, token_id_for
 from eaflow.store.convention import (
@@ -318,9 +319,14 @@ def finalize(session: Session, final: ConventionFinal) -> str:
     return version.signed_pdf_hash
 
 
-def attachment(session: Session, reference: str) -> tuple[str, str, bytes]:
-    """(file name, content type, bytes) of a document named in a notification."""
+def attachment(session: Session, reference: str) -> tuple[str, str, bytes] | None:
+    """(file name, content type, bytes) of a document named in a notification; None for a
+    "convention-of:<journey>" when the journey has no signed convention (nothing to attach)."""
     kind, _, ident = reference.partition(":")
+    if kind == "handover":  # R15: the summary of a file handed over after a move
+        return handover.summary_pdf(session, ident)
+    if kind == "convention-of":
+        return handover.signed_convention_pdf(session, ident)
     if kind == "convention":
         version = session.get(ConventionVersion, ident)
         if version is None:

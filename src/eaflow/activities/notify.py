@@ -83,6 +83,8 @@ def recipients(session: Session, journey: Journey, person: Person | None, role: 
         user_id = journey.counsellor_id if role == "counsellor" else role.removeprefix("user:")
         user = session.get(User, user_id) if user_id else None
         return [Mail(u.email, _name(u)) for u in _staff_wanted(session, [user] if user else [], role, kind)]
+    if role.startswith("address:"):  # an address outside the installation, e.g. another platform's (R15)
+        return [Mail(role.removeprefix("address:"), "")]
     if role.startswith("party:"):  # a party to a convention version (R10)
         party = session.get(ConventionParty, role.removeprefix("party:"))
         return [Mail(party.email, party.signatory_name or party.name)] if party and party.email else []
@@ -115,6 +117,7 @@ def context(session: Session, settings: Settings, notification: Notification) ->
         "waiting_since": journey.prescribed_on,
         "since": journey.prescribed_on,
         "counsellor_name": _name(counsellor),
+        "counsellor_email": counsellor.email if counsellor else "",
         "first_name": person.first_name if person else "",
         "last_name": person.last_name if person else "",
         "person_name": f"{person.first_name} {person.last_name}" if person else "",

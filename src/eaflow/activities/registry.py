@@ -123,7 +123,8 @@ class JourneyActivities:
                     if not found:
                         notify.note_missing_address(session, notification, role)
                     mails.extend(found)
-                attachments = [convention.attachment(session, ref) for ref in notification.attachments]
+                attachments = [found for found in (convention.attachment(session, ref)
+                                                   for ref in notification.attachments) if found is not None]
                 return mails, params, attachments
 
         mails, context, attachments = await asyncio.to_thread(resolve)

@@ -133,6 +133,11 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
           "R15: after a move, the platform of the new département takes the accompaniment on."),
     _kind("journey_transferred_prescriber", {"person_display", "exited_on", "platform_name"}, "prescriber",
           "R15: the person was transferred to the platform of their new département (initials only, R22)."),
+    _kind("file_handover", {"person_name", "department", "counsellor_name", "counsellor_email", "journey_id"}, "the new département's platform",
+          "R15: after a move, with the person's consent, the file (a summary and the convention, attached) goes to "
+          "the platform of the new département, which is asked to acknowledge it."),
+    _kind("file_handover_person", {"first_name", "last_name", "department"}, "person",
+          "R15: the person's file was sent, as they agreed, to the platform of their new département."),
     _kind("interview_to_plan", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "counsellor",
           "R12: the quarterly interview is due soon; the counsellor holds it and records it."),
     _kind("interview_overdue", {"counsellor_name", "journey_id", "task_url", "interview_due_on"}, "platform managers",
@@ -331,6 +336,9 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
                                    "platform_name": "Plateforme emploi accompagné du Bas-Rhin"},
     "journey_transferred_prescriber": {"person_display": "L. M.", "exited_on": date(2027, 6, 30),
                                        "platform_name": "Plateforme emploi accompagné du Bas-Rhin"},
+    "file_handover": {"person_name": "Léa Martin", "department": "75", "counsellor_name": "Nadia Lefèvre",
+                      "counsellor_email": "nadia.lefevre@plateforme67.fr", "journey_id": "J-2026-0042"},
+    "file_handover_person": {"first_name": "Léa", "last_name": "Martin", "department": "75"},
     "interview_to_plan": {
         "counsellor_name": "Nadia Lefèvre", "journey_id": "J-2026-0042", "task_url": "http://127.0.0.1:8000/tasks/T-10",
         "interview_due_on": date(2027, 3, 1),

@@ -1,6 +1,11 @@
 """Proposing an exit (R15, R18). The service checks the rules first, for a precise refusal naming the
-rule; the journey checks them again and opens the procedure: the managers' `approve_exit` task. A move
-to a département whose platform runs on this installation becomes a transfer on approval."""
+rule; the journey checks them again and opens the procedure: the managers' `approve_exit` task.
+
+A move (R15, §IV.E "Déménagement hors du territoire"): within the platform's own département it is no
+exit at all (refused); to a département whose platform runs on this installation it becomes a
+transfer on approval; to one whose platform is elsewhere, a handover: with the person's consent, the
+file goes to that platform's address and the journey ends once its acknowledgement is recorded; only a
+territory that no platform covers (abroad, say) makes the move an exit."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 from temporalio.client import Client
 
+from eaflow import accounts
 from eaflow.services.access import visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -23,7 +29,7 @@ from eaflow.settings import Settings
 from eaflow.store.models import Journey, Platform, User
 from eaflow.workflows import rules
 from eaflow.workflows.journey import JourneyWorkflow
-from eaflow.workflows.types import ExitProposal
+from eaflow.workflows.types import ExitProposal, Handover
 
 
 class ExitIn(BaseModel):
@@ -42,7 +48,10 @@ class ExitIn(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict, title="Précisions exigées par le motif",
                                     description="person_request : informed et low_intensity_offered (la personne a "
                                                 "été informée, un accompagnement de faible intensité lui a été "
-                                                "proposé) ; move : department (le département où elle s'installe) ; "
+                                                "proposé) ; move : department (le département où elle s'installe), "
+                                                "covered (false si aucune plateforme ne le couvre), "
+                                                "consent_to_handover et receiving_email (la transmission du "
+                                                "dossier) ; "
                                                 "reorientation : person_choice {on, how} (quand et comment elle a "
                                                 "exprimé son choix) et towards (vers quoi) ; death : rien")
     analysis: str = Field("", max_length=5000, title="Analyse circonstanciée de la situation",
@@ -77,14 +86,13 @@ async def propose_exit(settings: Settings, client: Client, user: User, journey_i
             if refusal is not None:
                 raise refusal
             if body.reason != "move":
-                return None
-            receiving = session.exec(select(Platform).where(
-                Platform.department == str(body.details["department"]).strip())).first()
-            return receiving.id if receiving is not None and receiving.id != journey.platform_id else None
+                return None, None
+            return move_destination(session, journey, body.details)
 
-    transfer_to = await run_in_threadpool(check)
+    transfer_to, handover_to = await run_in_threadpool(check)
     proposal = ExitProposal(reason=body.reason, proposed_by=user.id, details=body.details,
-                            analysis=body.analysis.strip(), transfer_to_platform_id=transfer_to)
+                            analysis=body.analysis.strip(), transfer_to_platform_id=transfer_to,
+                            handover_to=handover_to)
     digest = hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
     handle = client.get_workflow_handle(journey_id)
     answer = await call_workflow(lambda: handle.execute_update(
@@ -94,7 +102,48 @@ async def propose_exit(settings: Settings, client: Client, user: User, journey_i
         with db_scope(settings) as session:
             return jsonable_encoder(journey_view(session, session.get(Journey, journey_id), user))
 
-    return {**await run_in_threadpool(view), "exit_procedure": {**answer, "transfer": transfer_to is not None}}
+    return {**await run_in_threadpool(view), "exit_procedure": {
+        **answer, "transfer": transfer_to is not None, "handover": handover_to is not None}}
+
+
+ABROAD = "99"
+
+
+def _move_refusal(message: str, field: str, rule: str | None = "R15") -> Refusal:
+    return Refusal(422, message, rule=rule, errors=[{"field": f"details.{field}", "message": message}])
+
+
+def move_destination(session, journey: Journey, details: dict[str, Any]) -> tuple[str | None, Handover | None]:
+    """R15: where a move sends the file: (the receiving platform here, or the handover elsewhere);
+    (None, None) for a territory no platform covers, the one case where the move is an exit."""
+    typed = str(details.get("department", "")).strip()
+    if typed == ABROAD:  # INSEE's code for abroad: no platform covers it
+        return None, None
+    try:
+        department = accounts.normalize_department(typed)
+    except ValueError:
+        raise _move_refusal("Indiquez le numéro du département, par exemple 35, 2A ou 974.", "department",
+                            rule=None) from None
+    platform = session.get(Platform, journey.platform_id)
+    if platform is not None and department == platform.department:
+        raise _move_refusal("La personne reste dans le département de la plateforme : son accompagnement continue "
+                            "ici, un déménagement n'est un motif de sortie que hors de son territoire (R15).",
+                            "department")
+    covered = details.get("covered", True) is not False
+    if covered and details.get("consent_to_handover") is not True:
+        raise _move_refusal("Le dossier est transmis à la plateforme du nouveau département avec l'accord de la "
+                            "personne : recueillez-le d'abord (R15, R22).", "consent_to_handover")
+    receiving = session.exec(select(Platform).where(Platform.department == department)).first()
+    if receiving is not None:
+        return receiving.id, None
+    if not covered:
+        return None, None
+    try:
+        email = accounts.check_email(str(details.get("receiving_email") or ""))
+    except ValueError:
+        raise _move_refusal("Indiquez l'adresse électronique de la plateforme d'emploi accompagné du nouveau "
+                            "département : le dossier lui est transmis (R15).", "receiving_email") from None
+    return None, Handover(department=department, email=email)
 
 
 # ------------------------------------------------------------------ the proposal, reason by reason
@@ -121,8 +170,17 @@ class PersonRequestExit(_ExitForm):
 
 class MoveExit(_ExitForm):
     department: str = Field(min_length=1, max_length=3, title="Département où la personne s'installe",
-                            description="Son numéro, par exemple 35, 2A ou 974. Si une plateforme y existe, le "
-                                        "dossier lui est transmis.")
+                            description="Son numéro, par exemple 56, 2A ou 974 (99 pour l'étranger). Un déménagement dans le "
+                                        "département ne met pas fin à l'accompagnement.")
+    covered: bool = Field(True, title="Une plateforme d'emploi accompagné couvre ce territoire",
+                          description="Décochez seulement si aucune plateforme n'y existe (par exemple à "
+                                      "l'étranger) : c'est le seul cas où le déménagement est une sortie (R15).")
+    receiving_email: str = Field("", max_length=320, title="Adresse électronique de la plateforme d'accueil",
+                                 description="Le dossier lui est transmis si elle n'est pas gérée avec eaflow "
+                                             "ici ; inutile sinon.")
+    consent_to_handover: bool = Field(False, title="La personne accepte que son dossier soit transmis",
+                                      description="Obligatoire quand une plateforme couvre le nouveau "
+                                                  "département : une synthèse et la convention lui sont envoyées.")
     analysis: str = _ANALYSIS
 
 

@@ -2,7 +2,9 @@
 
 An exit is only ever proposed, for one of R15's reasons: the person's explicit request (informed,
 offered a low-intensity accompaniment instead), a move to a territory with no platform (a move to a
-département with a platform on this installation is a transfer), the non-renewal of the rights
+département with a platform on this installation is a transfer; to one whose platform is elsewhere, a
+handover: the file goes to that platform's address with the person's consent, and the journey ends
+as transferred once the manager records its acknowledgement), the non-renewal of the rights
 (proposed by the rights procedure, R19), a manifest and lasting disengagement (proposed by the
 relaunch procedure after its analysis, R17), a reorientation the person chose. Health and any
 reason of the platform's own are refused (R18). Every proposal goes to the managers' `approve_exit`
@@ -28,6 +30,7 @@ from eaflow.workflows.context import JourneyContext
 from eaflow.workflows.types import (
     ExitDecision,
     ExitProposal,
+    Handover,
     JourneyInput,
     JourneySnapshot,
     JourneyState,
@@ -46,10 +49,11 @@ CLOSABLE_BEFORE = (JourneyState.cdaph_notified, JourneyState.waiting_list, Journ
 WITHDRAWABLE_BEFORE = (JourneyState.waiting_list, JourneyState.admitted)
 CLOSED = (JourneyState.exited, JourneyState.transferred)
 APPROVAL_DUE = "P14D"
+HANDOVER_DUE = "P30D"  # the receiving platform's acknowledgement, recorded by a manager
 
 
 class ExitProcedure:
-    TASK_KINDS = frozenset({"approve_exit"})
+    TASK_KINDS = frozenset({"approve_exit", "record_handover"})
 
     def __init__(self, ctx: JourneyContext) -> None:
         self.ctx = ctx
@@ -123,10 +127,13 @@ class ExitProcedure:
         e.proposals += 1
         e.procedure_id, e.reason, e.return_to = f"{ctx.journey_id}-x{e.proposals}", proposal.reason, ctx.s.state
         e.transfer_to = proposal.transfer_to_platform_id
+        e.handover_to, e.handover_sent = proposal.handover_to, False
         now = workflow.now()
         detail = {"rule": "R15", "reason": proposal.reason, "label": rules.EXIT_REASONS[proposal.reason],
                   "details": proposal.details, "analysis": proposal.analysis, "consultation": proposal.consultation,
                   "transfer_to_platform_id": proposal.transfer_to_platform_id}
+        if proposal.handover_to is not None:
+            detail["handover_to"] = proposal.handover_to.model_dump()
         await steps.record_exit(ExitDecision(
             journey_id=ctx.journey_id, procedure_id=e.procedure_id, status="open", reason=proposal.reason,
             actor_id=proposal.proposed_by, detail=detail, at=now))
@@ -142,7 +149,8 @@ class ExitProcedure:
     # ------------------------------------------------------------------ the manager's decision
 
     def validate(self, task: TaskView, completion: TaskCompletion) -> None:
-        if self.e.procedure_id is None or task.step != f"exit-{self.e.proposals}-approval":
+        step = f"exit-{self.e.proposals}-" + ("handover" if task.kind == "record_handover" else "approval")
+        if self.e.procedure_id is None or task.step != step:
             raise ApplicationError("Cette procédure de sortie n'attend plus de décision.", type="Conflict")
 
     def hold_entry_task(self, task: TaskView) -> None:
@@ -157,6 +165,9 @@ class ExitProcedure:
     async def apply(self, task: TaskView, completion: TaskCompletion) -> None:
         self.validate(task, completion)
         outcome, e = completion.outcome, self.e
+        if task.kind == "record_handover":
+            await self.handed_over(completion)
+            return
         if outcome["decision"] == "reject":
             await self.reject(completion.actor_id, outcome["reason"])
             return
@@ -166,6 +177,8 @@ class ExitProcedure:
             actor_id=completion.actor_id, decision_reason=outcome.get("reason"), detail=detail, at=workflow.now()))
         if e.transfer_to:
             await self.transfer(e.transfer_to, completion.actor_id, detail)
+        elif e.handover_to is not None and workflow.patched("r15-handover"):
+            await self.hand_over(e.handover_to, completion.actor_id, detail)
         else:
             await self.close(e.reason, actor_id=completion.actor_id, detail=detail)
 
@@ -181,7 +194,7 @@ class ExitProcedure:
                          actor={"completed_by": actor_id})
         await ctx.notify(f"exit/{e.proposals}/rejected", "exit_rejected", ["counsellor"],
                          reason_label=rules.EXIT_REASONS[e.reason], decision_reason=reason)
-        e.procedure_id = e.reason = e.return_to = e.transfer_to = None
+        e.procedure_id = e.reason = e.return_to = e.transfer_to = e.handover_to = None
 
     async def close(self, reason: str, *, actor_id: str | None, detail: dict) -> None:
         """The journey ends: its reason and date, traced and mailed (the loops stop at their next turn)."""
@@ -214,14 +227,43 @@ class ExitProcedure:
                 snapshot=JourneySnapshot(state=JourneyState.waiting_list, entry_notified=True,
                                          cdaph_informed=ctx.s.cdaph_informed)),
             id=new_id, parent_close_policy=workflow.ParentClosePolicy.ABANDON)
-        e.closed_reason, e.closed_on, e.transferred_to = "move", now.date(), new_id
+        e.transferred_to = new_id
+        await self._end_transferred(actor_id, {"to_platform_id": to_platform_id, "new_journey_id": new_id, **detail},
+                                    on=now.date())
+
+    async def hand_over(self, to: Handover, actor_id: str, detail: dict) -> None:
+        """R15: the new département's platform is not on this installation: the platform hands the file
+        over (a summary and the convention, the person having consented) to its address, tells the
+        person, and waits for the acknowledgement a manager records (`record_handover`)."""
+        ctx, e = self.ctx, self.e
+        n = e.proposals
+        await ctx.notify(f"exit/{n}/handover", "file_handover", [f"address:{to.email}"],
+                         attachments=[f"handover:{ctx.journey_id}", f"convention-of:{ctx.journey_id}"],
+                         department=to.department)
+        await ctx.notify(f"exit/{n}/handover/person", "file_handover_person", ["person"], department=to.department)
+        e.handover_sent = True
+        await ctx.record(f"exit/{n}/handover", "file_handed_over",
+                         detail={"rule": "R15", "handover_to": to.model_dump(), **detail},
+                         actor={"completed_by": actor_id})
+        await ctx.open_task("record_handover", due=HANDOVER_DUE, step=f"exit-{n}-handover",
+                            context={"handover_to": to.model_dump(), "procedure_id": e.procedure_id})
+
+    async def handed_over(self, completion: TaskCompletion) -> None:
+        """The receiving platform acknowledged the file: the journey ends here as transferred."""
+        to = self.e.handover_to
+        await self._end_transferred(completion.actor_id, {
+            "handover_to": to.model_dump() if to else None, "acknowledged_on": completion.outcome["acknowledged_on"],
+            "acknowledged_how": completion.outcome["how"]}, on=workflow.now().date())
+
+    async def _end_transferred(self, actor_id: str, detail: dict, *, on) -> None:
+        ctx, e, today = self.ctx, self.e, on
+        e.closed_reason, e.closed_on = "move", today
         ctx.enter(JourneyState.transferred)
         await ctx.record("exit/transferred", "journey_transferred",
-                         fields={"exit_reason": "move", "exited_on": now.date().isoformat()},
-                         detail={"rule": "R15", "to_platform_id": to_platform_id, "new_journey_id": new_id, **detail},
-                         actor={"completed_by": actor_id})
+                         fields={"exit_reason": "move", "exited_on": today.isoformat()},
+                         detail={"rule": "R15", **detail}, actor={"completed_by": actor_id})
         await self._cancel_open_tasks()
-        await self._tell_person_and_prescriber("transferred", "journey_transferred", exited_on=now.date().isoformat())
+        await self._tell_person_and_prescriber("transferred", "journey_transferred", exited_on=today.isoformat())
         e.procedure_id = e.return_to = None
 
     async def _tell_person_and_prescriber(self, step: str, kind: str, **params) -> None:

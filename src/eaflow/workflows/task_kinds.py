@@ -412,6 +412,20 @@ class ApproveExitOutcome(_Outcome):
         return self
 
 
+class RecordHandoverOutcome(_Outcome):
+    """R15: the platform of the new département acknowledged the file handed over after a move."""
+
+    model_config = ConfigDict(title="Accusé de réception du dossier transmis")
+
+    acknowledged_on: date = Field(title="Date de l'accusé de réception",
+                                  description="Le jour où la plateforme du nouveau département a confirmé avoir "
+                                              "reçu le dossier ; le parcours se clôt alors ici comme transféré")
+    how: str = Field(min_length=1, max_length=500, title="Comment elle l'a confirmé",
+                     description="Par exemple : courriel de réponse de sa responsable du 12 mars, appel téléphonique")
+
+    _strip = field_validator("how")(_not_blank)
+
+
 RELAUNCH_CHANNEL_LABELS: dict[str, str] = {
     "phone": "téléphone", "letter": "courrier", "mail": "courriel", "third_party": "tiers de confiance",
     "home_visit": "déplacement au domicile",
@@ -564,7 +578,7 @@ RULE_OF_KIND: dict[str, str] = {
     "notify_cdaph": "R2", "assign_counsellor": "R7/R8", "shared_evaluation": "R9", "draft_convention": "R10",
     "sign_convention": "R10", "convention_follow_up": "R10", "draft_avenant": "R10", "plan_interview": "R12",
     "interview_overdue": "R12", "approve_exit": "R18", "veille_ending": "R14", "renew_rights": "R19",
-    "rights_appeal": "R19", "relaunch_attempt": "R17", "analyse_silence": "R17",
+    "rights_appeal": "R19", "relaunch_attempt": "R17", "analyse_silence": "R17", "record_handover": "R15",
 }
 
 TASK_KINDS: dict[str, TaskKind] = {
@@ -586,6 +600,8 @@ TASK_KINDS: dict[str, TaskKind] = {
                  assigned_to_counsellor=True),
         TaskKind("interview_overdue", "Entretien trimestriel en retard", "manager", InterviewOverdueOutcome),
         TaskKind("approve_exit", "Décider de la sortie du dispositif", "manager", ApproveExitOutcome),
+        TaskKind("record_handover", "Déménagement : noter l'accusé de réception de la nouvelle plateforme", "manager",
+                 RecordHandoverOutcome),
         TaskKind("veille_ending", "Fin de veille : préparer la reprise de l'accompagnement", "counsellor",
                  VeilleEndingOutcome, assigned_to_counsellor=True),
         TaskKind("renew_rights", "Aider la personne à renouveler ses droits (RQTH, décision de la CDAPH)",

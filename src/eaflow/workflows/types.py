@@ -239,6 +239,14 @@ class RightsEvent(BaseModel):
     actor_id: str
 
 
+class Handover(BaseModel):
+    """R15: a move to a département whose platform is not on this installation: the file goes to that
+    platform's address, with the person's consent, and the journey ends once it is acknowledged."""
+
+    department: str
+    email: str
+
+
 class ExitState(BaseModel):
     """R15, R18: the exit procedure in progress, if any, and how the journey ended."""
 
@@ -246,6 +254,8 @@ class ExitState(BaseModel):
     reason: str | None = None
     return_to: JourneyState | None = None  # where a rejected proposal sends the journey back
     transfer_to: str | None = None  # the receiving platform of a proposed move (R15: a transfer)
+    handover_to: Handover | None = None  # the platform elsewhere a proposed move hands the file to (R15)
+    handover_sent: bool = False  # the file left; the journey waits for its acknowledgement
     proposals: int = 0
     rights_proposal_on: date | None = None  # the non-renewal proposal of R19 already taken up
     closed_reason: str | None = None
@@ -327,6 +337,7 @@ class ExitProposal(BaseModel):
     analysis: str = ""  # the circumstantial analysis (R18)
     consultation: str = ""  # how the person (or representative) was consulted, when already done (R18)
     transfer_to_platform_id: str | None = None  # a move to a département with a platform here
+    handover_to: Handover | None = None  # a move to a département whose platform is elsewhere
 
 
 class ExitDecision(BaseModel):
