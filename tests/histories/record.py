@@ -20,6 +20,12 @@ older version of the code is the point of the replay test, so it is never overwr
   (the database steps as local activities: markers instead of activity events), "run-at-most" (the
   timer of the run's age) and "durable-contact-nudges" (the relaunch waits for nudges instead of
   re-reading the contacts every month).
+- accompaniment_to_move_handed_over: the same accompaniment in the shape of December 2026 (patches
+  "veille-bounded-period", "r17-every-channel", "rights-from-intake"), ending in a move to a
+  département whose platform is elsewhere: the file handed over, its acknowledgement recorded, the
+  journey transferred (patch "r15-handover").
+- entry_spe_waiting_list_at_once: a SPE prescription on the waiting list at once, the CDAPH informed
+  beside it after the counsellor was designated (patch "spe-waiting-list-at-once").
 """
 from __future__ import annotations
 
@@ -46,8 +52,10 @@ from tests.workflow.helpers import complete, intake, open_tasks, running_worker,
 
 HERE = Path(__file__).parent
 NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed",
-         "entry_cdaph_decision_mailed_beside_waiting_list", "accompaniment_to_exit", "accompaniment_to_exit_local_steps")
-ACCOMPANIMENT = ("accompaniment_to_exit", "accompaniment_to_exit_local_steps")  # one scenario, in successive shapes
+         "entry_cdaph_decision_mailed_beside_waiting_list", "accompaniment_to_exit", "accompaniment_to_exit_local_steps",
+         "accompaniment_to_move_handed_over", "entry_spe_waiting_list_at_once")
+# One scenario, in successive shapes (the last ends in a move instead of the person's request).
+ACCOMPANIMENT = ("accompaniment_to_exit", "accompaniment_to_exit_local_steps", "accompaniment_to_move_handed_over")
 
 
 async def wait_task(settings, journey_id, kind):
@@ -84,6 +92,18 @@ async def entry(env, settings, platform) -> dict[str, str]:
     await complete(env.client, evaluation, {"evaluated_on": today(), "wishes": "w", "needs": "n",
                                             "resources": "r"}, platform.counsellor)
     return {"entry_refused": refused, "entry_spe_to_evaluation": journey_id}
+
+
+async def entry_spe_at_once(env, settings, platform) -> dict[str, str]:
+    """A SPE prescription: a counsellor designated while the CDAPH information is still open beside."""
+    journey_id, _ = await start(env.client, settings, platform, intake(channel="france_travail"), Policy())
+    assign = await wait_task(settings, journey_id, "assign_counsellor")
+    await complete(env.client, assign, {"counsellor_id": platform.counsellor}, platform.manager,
+                   caseload=0, fte=1.0)
+    await wait_task(settings, journey_id, "shared_evaluation")
+    task = await wait_task(settings, journey_id, "notify_cdaph")
+    await complete(env.client, task, {"informed_on": today(), "how": "courrier"}, platform.manager)
+    return {"entry_spe_waiting_list_at_once": journey_id}
 
 
 async def entry_cdaph(env, settings, platform) -> dict[str, str]:
@@ -141,7 +161,7 @@ async def convention(env, settings, platform, smtp) -> dict[str, str]:
 
 async def accompaniment(env, settings, platform, name: str) -> dict[str, str]:
     from eaflow.workflows.journey import JourneyWorkflow
-    from eaflow.workflows.types import ExitProposal
+    from eaflow.workflows.types import ExitProposal, Handover
     from tests.workflow.accompaniment_helpers import (
         contacts_changed, env_today, first_deadline, sign_every_party, to_accompaniment)
     from tests.workflow.test_rhythm import add_contact_row, sleep_to
@@ -178,11 +198,23 @@ async def accompaniment(env, settings, platform, name: str) -> dict[str, str]:
         if not open_tasks(settings, journey_id, "relaunch_attempt"):
             break
         await asyncio.sleep(0.05)
-    await handle.execute_update(JourneyWorkflow.propose_exit, ExitProposal(
-        reason="person_request", proposed_by=platform.counsellor,
-        details={"informed": True, "low_intensity_offered": True}, analysis="Nouvel emploi stable, souhait de la personne."))
+    if name == "accompaniment_to_move_handed_over":
+        await handle.execute_update(JourneyWorkflow.propose_exit, ExitProposal(
+            reason="move", proposed_by=platform.counsellor,
+            details={"department": "75", "consent_to_handover": True, "receiving_email": "contact@ea75.fr"},
+            analysis="Déménagement à Paris.", handover_to=Handover(department="75", email="contact@ea75.fr")))
+    else:
+        await handle.execute_update(JourneyWorkflow.propose_exit, ExitProposal(
+            reason="person_request", proposed_by=platform.counsellor,
+            details={"informed": True, "low_intensity_offered": True},
+            analysis="Nouvel emploi stable, souhait de la personne."))
     approval = await wait_task(settings, journey_id, "approve_exit")
     await complete(env.client, approval, {"decision": "approve", "consultation": "Entretien."}, platform.manager)
+    if name == "accompaniment_to_move_handed_over":
+        acknowledgement = await wait_task(settings, journey_id, "record_handover")
+        await complete(env.client, acknowledgement, {"acknowledged_on": (await env_today(env)).isoformat(),
+                                                     "how": "Courriel de réponse."},
+                       platform.manager)
     await asyncio.wait_for(handle.result(), timeout=60)
     return {name: (journey_id, first_run)}
 
@@ -201,6 +233,8 @@ async def main(names: list[str]) -> None:
                 recorded: dict[str, str] = {}
                 if {"entry_refused", "entry_spe_to_evaluation"} & set(names):
                     recorded |= await entry(env, settings, platform)
+                if "entry_spe_waiting_list_at_once" in names:
+                    recorded |= await entry_spe_at_once(env, settings, platform)
                 if "entry_cdaph_decision_mailed_beside_waiting_list" in names:
                     recorded |= await entry_cdaph(env, settings, platform)
                 if "convention_refused_redrafted_signed" in names:
