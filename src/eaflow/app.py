@@ -21,6 +21,7 @@ from eaflow.api import (
     paper_signatures,
     problems,
     reports,
+    resources,
     rights,
     signing,
     tasks,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(exits.router)
     app.include_router(rights.router)
     app.include_router(reports.router)
+    app.include_router(resources.router)
     app.include_router(users.router)
     install_pages(app)
     return app

@@ -12,6 +12,8 @@ eaflow/settings.py) and takes `--data-dir`, which overrides EAFLOW_DATA_DIR.
     eaflow demo [--api-url URL]
     eaflow journeys resume
     eaflow policy show [--policy FILE]
+    eaflow personal-data purge [--dry-run] [--today YYYY-MM-DD] [--policy FILE]
+    eaflow person export JOURNEY_ID --by MANAGER_EMAIL [--format pdf|json] [--output FILE]
 
 Exit codes: 0 success, 1 failure, 2 refused before doing anything (bad usage, taken port).
 """
@@ -221,6 +223,55 @@ def cmd_journeys_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_personal_data_purge(args: argparse.Namespace) -> int:
+    """R22: anonymise the closed files past their retention (what the daily schedule does), or list them."""
+    from datetime import date
+    from functools import partial
+
+    from eaflow.policy import load_policy
+    from eaflow.services import personal_data
+    from eaflow.store.db import session_scope
+    from eaflow.store.migrate import upgrade
+
+    settings = _settings(args)
+    try:
+        today = date.fromisoformat(args.today) if args.today else date.today()
+    except ValueError:
+        raise CommandError(f"not a date: {args.today!r} (expected YYYY-MM-DD)", 2) from None
+    policy = load_policy(args.policy or settings.policy_file)
+    upgrade(settings.db_url)
+    jobs = personal_data.purge(partial(session_scope, settings.db_url, settings.db_busy_timeout_seconds),
+                               policy, today, dry_run=args.dry_run)
+    print("\n".join(personal_data.lines(jobs, dry_run=args.dry_run)))
+    return 0
+
+
+def cmd_person_export(args: argparse.Namespace) -> int:
+    """R22, GDPR art. 15: the person's whole file, for the manager named by --by (the export is traced
+    as their read)."""
+    from sqlmodel import select
+
+    from eaflow.services.person_export import export_file
+    from eaflow.services.refusals import Refusal
+    from eaflow.store.db import session_scope
+    from eaflow.store.models import User
+    from eaflow.web.timeline import ACTION_LABELS
+
+    settings = _settings(args)
+    with session_scope(settings.db_url) as session:
+        user = session.exec(select(User).where(User.email == args.by.strip().lower())).first()
+    if user is None or not user.active:
+        raise CommandError(f"no active account {args.by}", 2)
+    try:
+        export = export_file(settings, user, args.journey_id, args.format, ACTION_LABELS)
+    except Refusal as refusal:
+        raise CommandError(refusal.detail, 2 if refusal.status in (403, 422) else 1) from None
+    output = Path(args.output) if args.output else Path(export.filename)
+    output.write_bytes(export.content)
+    print(f"{output} ({len(export.content)} octets)")
+    return 0
+
+
 def cmd_policy_show(args: argparse.Namespace) -> int:
     from eaflow.policy import load_policy, policy_as_toml
 
@@ -330,6 +381,26 @@ def build_parser() -> argparse.ArgumentParser:
     journeys_commands.add_parser(
         "resume", parents=[common], help="after an upgrade: every running journey continues into the deployed code"
     ).set_defaults(func=cmd_journeys_resume)
+
+    personal = commands.add_parser("personal-data", parents=[common], help="personal data (R22)")
+    personal_commands = personal.add_subparsers(dest="personal_data_command", metavar="ACTION", required=True)
+    purge = personal_commands.add_parser(
+        "purge", parents=[common], help="anonymise the closed files past their retention ([personal_data] policy)")
+    purge.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
+    purge.add_argument("--today", metavar="YYYY-MM-DD", help="count the retention up to this day (default today)")
+    purge.add_argument("--policy", metavar="FILE", help="policy file (default EAFLOW_POLICY_FILE, else national defaults)")
+    purge.set_defaults(func=cmd_personal_data_purge)
+
+    person = commands.add_parser("person", parents=[common], help="a person's file")
+    person_commands = person.add_subparsers(dest="person_command", metavar="ACTION", required=True)
+    export = person_commands.add_parser(
+        "export", parents=[common], help="the person's whole file (GDPR art. 15), in French, as PDF or JSON")
+    export.add_argument("journey_id", metavar="JOURNEY_ID")
+    export.add_argument("--by", metavar="EMAIL", required=True,
+                        help="the manager of the platform the export is made for (traced as their read)")
+    export.add_argument("--format", choices=("pdf", "json"), default="pdf")
+    export.add_argument("--output", metavar="FILE", help="where to write it (default dossier-<id>-<date>.<format>)")
+    export.set_defaults(func=cmd_person_export)
 
     policy = commands.add_parser("policy", parents=[common], help="the platform policy")
     policy_commands = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)

@@ -39,7 +39,9 @@ What counts, decided here once:
    a counsellor at the end of the period whose state counts under R7 (`rules.r7_counts_in_caseload`: veille excluded), per counsellor,
    per FTE, against the capacity (`rules.r7_capacity`, 20 per FTE), and counsellor by counsellor (staff
    are named; persons never). The counsellor of a journey at a date comes from its assignments (R8).
-   Time split, funding, training and the "titre professionnel" are not recorded here: not reported.
+   The rest of 2° is declared by the managers (store/resources.py, services/resources.py): `total_fte`,
+   `accompaniment_fte`, `time_split` and `title_holders` of the quarter holding the period's last day,
+   `funding` and `trainings` of its year; a declaration missing is None ("non déclaré"), never 0.
 3. Distance from employment (§V.A.6 3°; R6, R11, R13): `situation_at_entry` of the persons accompanied
    during the period (the "statut à l'entrée" the prescription states); `intensity`: for each person and
    each calendar month of the period in which they were accompanied outside veille at some point, the
@@ -49,12 +51,17 @@ What counts, decided here once:
    on every journey of the platform in the months of the period. The cahier lists workplace time under
    activity and employment too: it is given once, here, beside the hours it is part of. Monthly figures
    take whole calendar months: a month counts when it overlaps the period (a quarter is whole months).
-   Nature of the disability, training level, time without work before entry and lifetime in work are
-   not collected (R22: health data only where needed): not reported.
+   The profile at entry recorded at the shared evaluation (R9, eaflow.profile), of the persons
+   accompanied during the period, each breakdown with its "non renseigné" line (not evaluated yet, or
+   evaluated before the profile existed): `disability_nature`, `time_without_employment` (bands and
+   mean), `lifetime_employment` (bands and mean), `education_level`, `status_at_entry` and, from §VI.A,
+   `medico_social_support`. Their small numbers are masked by eaflow.small_numbers, in the service every
+   output goes through, not here.
 4. Employment (§V.A.6 4°; R16, eaflow.employment): employment is a work contract or an independent
    activity (a PMSMP or a stage is an unpaid placement, counted apart). `persons_in_employment` at the
    end of the period (among the persons accompanied then, veille included) by contract and employer
-   type (the job that started last when they hold two), and at some point of the period; `contracts`
+   type (the job that started last when they hold two), and at some point of the period; `employers`:
+   those same jobs by the employer's NAF section and size band; `contracts`
    ongoing or started in the period, and the unpaid placements; `entries_into_employment`: persons
    whose first job since admission started in the period; `time_in_same_firm`: the mean length of the
    current stay with one employer of those in employment at the end (`employment.time_in_firm`);
@@ -76,10 +83,12 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from eaflow import employment as jobs
+from eaflow import profile
 from eaflow.activities.notify import CHANNEL_LABELS, SITUATION_LABELS
 from eaflow.store.accompaniment import CONTRACT_TYPES, EMPLOYER_TYPES, EmploymentEpisode, IntensityMonth
 from eaflow.store.accounts import StaffingPeriod
-from eaflow.store.models import AuditEvent, CounsellorAssignment, Journey, Platform, User
+from eaflow.store import resources as declared_resources
+from eaflow.store.models import AuditEvent, CounsellorAssignment, Journey, Platform, SharedEvaluation, User
 from eaflow.workflows import rules
 from eaflow.workflows.types import Channel, JourneyState as S, Situation
 
@@ -180,6 +189,8 @@ class EpisodeAsOf:
     started_on: date
     ended_on: Optional[date]
     end_reason: Optional[str]
+    employer_naf_section: Optional[str] = None
+    employer_size_band: Optional[str] = None
 
     @classmethod
     def of(cls, episode: EmploymentEpisode, day: date) -> Optional["EpisodeAsOf"]:
@@ -187,7 +198,8 @@ class EpisodeAsOf:
             return None
         running = episode.ended_on is None or episode.ended_on >= day
         return cls(episode.employer_name, episode.employer_type, episode.contract_type, episode.started_on,
-                   None if running else episode.ended_on, None if running else episode.end_reason)
+                   None if running else episode.ended_on, None if running else episode.end_reason,
+                   episode.employer_naf_section, episode.employer_size_band)
 
 
 @dataclass
@@ -200,6 +212,7 @@ class JourneyFacts:
     counsellor_at_end: Optional[str] = None
     minutes: dict[date, tuple[int, int]] = field(default_factory=dict)  # month → (minutes, workplace minutes)
     episodes: list[EmploymentEpisode] = field(default_factory=list)
+    evaluation: Optional[SharedEvaluation] = None  # R9, with the profile at entry (eaflow.profile)
 
     def state_at(self, moment: datetime) -> Optional[str]:
         """The state the journey was in at `moment` (None before it had one)."""
@@ -268,6 +281,8 @@ class Facts:
     period: Period
     journeys: list[JourneyFacts]
     counsellors: list[CounsellorAsOf]  # the platform's active counsellors at the end of the period
+    # R20 2°: what the managers declared for the period's last quarter and year (store/resources.py)
+    declared: Optional[declared_resources.DeclaredResources] = None
 
 
 def counsellors_at(session: Session, platform_id: str, moment: datetime) -> list[CounsellorAsOf]:
@@ -346,6 +361,9 @@ def load(session: Session, platform_id: str, period: Period) -> Facts:
             .order_by(EmploymentEpisode.started_on, EmploymentEpisode.id)):
         episodes.setdefault(row.journey_id, []).append(row)
 
+    evaluations = {row.journey_id: row for row in session.exec(
+        select(SharedEvaluation).where(SharedEvaluation.journey_id.in_(mine)))}
+
     counsellors = counsellors_at(session, platform_id, period.closes)
 
     facts = []
@@ -357,8 +375,10 @@ def load(session: Session, platform_id: str, period: Period) -> Facts:
             journey=journey, timeline=timelines.get(journey.id) or projected_timeline(journey),
             transferred_in_at=transferred_at,
             counsellor_at_end=counsellor_at_end.get(journey.id, journey.counsellor_id),
-            minutes=minutes.get(journey.id, {}), episodes=episodes.get(journey.id, [])))
-    return Facts(platform=platform, period=period, journeys=facts, counsellors=list(counsellors))
+            minutes=minutes.get(journey.id, {}), episodes=episodes.get(journey.id, []),
+            evaluation=evaluations.get(journey.id)))
+    return Facts(platform=platform, period=period, journeys=facts, counsellors=list(counsellors),
+                 declared=declared_resources.declared_at(session, platform_id, period.end))
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -529,8 +549,92 @@ def caseload(f: Facts) -> dict[str, Any]:
     }
 
 
+def _declared_staff(f: Facts) -> Optional[declared_resources.ResourceQuarter]:
+    return f.declared.staff if f.declared else None
+
+
+def _declared_year(f: Facts) -> Optional[declared_resources.ResourceYear]:
+    return f.declared.funding_and_trainings if f.declared else None
+
+
+def declarations(f: Facts) -> dict[str, bool]:
+    """Which declarations of the managers (store/resources.py) the period has: the staff of the quarter
+    holding its last day, the funding and the trainings of that day's year. What is not declared is
+    reported as None ("non déclaré"), never as 0."""
+    year = _declared_year(f)
+    return {"staff": _declared_staff(f) is not None, "funding": year is not None and year.funding_declared,
+            "trainings": year is not None and year.trainings_declared}
+
+
+def total_fte(f: Facts) -> Optional[float]:
+    """§V.A.6 2° "Nombre total d'ETP affectés à la plateforme": every professional's FTE (counsellors or
+    not), as declared for the quarter holding the period's last day."""
+    staff = _declared_staff(f)
+    return None if staff is None else staff.total_fte
+
+
+def accompaniment_fte(f: Facts) -> dict[str, Optional[float]]:
+    """§V.A.6 2° "Nombre d'ETP dédiés à l'accompagnement (référé emploi accompagné)": as declared (the
+    mission "accompagnement" of the time split), beside the FTE of the counsellors' accounts active at the
+    end of the period (`counsellors`, from the staffing periods): two sources the funders may compare."""
+    staff = _declared_staff(f)
+    return {"declared": None if staff is None else staff.fte_accompaniment,
+            "counsellors": counsellors(f)["total_fte"]}
+
+
+def time_split(f: Facts) -> dict[str, dict[str, Optional[float]]]:
+    """§V.A.6 2° "Répartition du temps de travail des professionnels (accompagnement, coordination,
+    gestion, partenariats)": the declared FTE of each mission and its share of the total FTE (%)."""
+    staff = _declared_staff(f)
+    return {mission: {"fte": None if staff is None else staff.fte_of(mission),
+                      "percent": None if staff is None else _ratio(100 * staff.fte_of(mission), staff.total_fte)}
+            for mission in declared_resources.MISSIONS}
+
+
+def funding(f: Facts) -> dict[str, Any]:
+    """§V.A.6 2° "Répartition des financements mobilisés (Etat, AGEFIPH, FIPHP, autres)": the amounts of
+    the year holding the period's last day (euros), their total and each source's share of it (%)."""
+    year = _declared_year(f)
+    sources = declared_resources.FUNDING_SOURCES
+    if year is None or not year.funding_declared:
+        return {"amounts": dict.fromkeys((*sources, "total")), "percent": dict.fromkeys(sources), "other_label": None}
+    cents = {source: year.cents_of(source) for source in sources}
+    total = sum(cents.values())
+    return {"amounts": {**{source: cents[source] / 100 for source in sources}, "total": total / 100},
+            "percent": {source: _ratio(100 * cents[source], total) for source in sources},
+            "other_label": year.funding_other_label or None}
+
+
+def trainings(f: Facts) -> dict[str, dict[str, Any]]:
+    """§V.A.6 2° "Formation : nature et nombre de formations délivrées dans l'année, nature et nombre de
+    formations prévues pour l'année à suivre": of the year holding the period's last day, the number of
+    each (`count`) and, nature by nature, their number (`by_nature`, in the order declared)."""
+    year = _declared_year(f)
+    declared = year is not None and year.trainings_declared
+    result = {}
+    for status in declared_resources.TRAINING_STATUSES:
+        found = [t for t in (f.declared.trainings if declared else ()) if t.status == status]
+        result[status] = {"count": sum(t.count for t in found) if declared else None,
+                          "by_nature": [{"nature": t.nature, "count": t.count} for t in found]}
+    return result
+
+
+def title_holders(f: Facts) -> dict[str, Optional[int]]:
+    """§V.A.6 2° "Nombre de professionnels titulaire du titre professionnel « conseiller en emploi
+    accompagné »" (RNCP37779), as declared for the quarter holding the period's last day, and those
+    preparing it."""
+    staff = _declared_staff(f)
+    return {"holders": None if staff is None else staff.title_holders,
+            "in_training": None if staff is None else staff.title_in_training}
+
+
 def resource_indicators(f: Facts) -> dict[str, Any]:
-    return {"counsellors": counsellors(f), "caseload": caseload(f)}
+    """§V.A.6 2°, line by line: `total_fte`, `accompaniment_fte` (and `counsellors`, the staffing
+    periods' count and FTE), `caseload` (persons per counsellor and per FTE), `time_split`, `funding`,
+    `trainings`, `title_holders`; `declarations` says which of the declared ones the period has."""
+    return {"counsellors": counsellors(f), "caseload": caseload(f), "declarations": declarations(f),
+            "total_fte": total_fte(f), "accompaniment_fte": accompaniment_fte(f), "time_split": time_split(f),
+            "funding": funding(f), "trainings": trainings(f), "title_holders": title_holders(f)}
 
 
 # ---------------------------------------------------------------------------------------- 3. distance
@@ -581,8 +685,92 @@ def workplace_time(f: Facts) -> dict[str, float]:
     return {"hours": round(minutes / 60, 2)}
 
 
+def _profiles(f: Facts) -> list[Optional[SharedEvaluation]]:
+    """The shared evaluation (with the profile at entry) of each person accompanied during the period;
+    None for a person not evaluated yet."""
+    return [j.evaluation for j in _accompanied_during(f)]
+
+
+def _by_choice(values: Iterable[Optional[str]], choices: Iterable[str]) -> dict[str, int]:
+    """Persons by a closed-list answer, every choice listed (0 included), "not recorded" last."""
+    counts = _zeros([*choices, profile.NOT_RECORDED])
+    for value in values:
+        key = value if value in counts else profile.NOT_RECORDED
+        counts[key] += 1
+    return counts
+
+
+def disability_nature(f: Facts) -> dict[str, int]:
+    """§V.A.6 3° "nature du handicap (catégorisation selon référentiel : psychique, TSA, trouble du
+    développement intellectuel, cognitif, sensoriel, moteur, multiple...)": the persons accompanied
+    during the period by the nature recorded at their shared evaluation (R9)."""
+    return _by_choice((e.disability_nature if e else None for e in _profiles(f)), profile.DISABILITY_NATURES)
+
+
+def time_without_employment(f: Facts) -> dict[str, Any]:
+    """§V.A.6 3° "durée de la période sans emploi avant l'entrée dans le dispositif (en mois ou
+    années)": the persons accompanied during the period by band of months without employment before
+    entry (`profile.MONTHS_WITHOUT_EMPLOYMENT_BANDS`; a person with no lifetime in employment "n'a jamais
+    travaillé"), and the mean in months of those who had worked."""
+    bands = _zeros([*profile.MONTHS_WITHOUT_EMPLOYMENT_BANDS, profile.NEVER_WORKED, profile.NOT_RECORDED])
+    months = []
+    for e in _profiles(f):
+        if e is None or e.months_without_employment is None:
+            bands[profile.NEVER_WORKED if e is not None and e.lifetime_employment_years == 0
+                  else profile.NOT_RECORDED] += 1
+            continue
+        band = profile.months_without_employment_band(e.months_without_employment, e.lifetime_employment_years)
+        bands[band] += 1
+        if band != profile.NEVER_WORKED:
+            months.append(e.months_without_employment)
+    return {"by_band": bands, "mean_months": _mean(months), "persons": len(months)}
+
+
+def lifetime_employment(f: Facts) -> dict[str, Any]:
+    """§V.A.6 3° "durée totale en emploi sur l'ensemble de la vie professionnelle (estimée en ETP ou en
+    années)": the persons accompanied during the period by band of the years in employment estimated at
+    their shared evaluation (`profile.EMPLOYMENT_YEARS_BANDS`), and the mean in years."""
+    bands = _zeros([*profile.EMPLOYMENT_YEARS_BANDS, profile.NOT_RECORDED])
+    years = []
+    for e in _profiles(f):
+        if e is None or e.lifetime_employment_years is None:
+            bands[profile.NOT_RECORDED] += 1
+            continue
+        bands[profile.band_of(e.lifetime_employment_years, profile.EMPLOYMENT_YEARS_BANDS)] += 1
+        years.append(e.lifetime_employment_years)
+    return {"by_band": bands, "mean_years": _mean(years), "persons": len(years)}
+
+
+def education_level(f: Facts) -> dict[str, int]:
+    """§V.A.6 3° "niveau de formation initiale (niveau CAP, Bac, Bac + 2, etc.)": the persons
+    accompanied during the period by the level of their highest diploma (nomenclature of the décret
+    n° 2019-14)."""
+    return _by_choice((e.education_level if e else None for e in _profiles(f)), profile.EDUCATION_LEVELS)
+
+
+def status_at_entry(f: Facts) -> dict[str, int]:
+    """§V.A.6 3° "statut administratif à l'entrée (demandeur d'emploi, ESAT, salarié, inactif...)": the
+    persons accompanied during the period by the status recorded at their shared evaluation (finer than
+    the prescription's situation, `situation_at_entry`)."""
+    return _by_choice((e.status_at_entry if e else None for e in _profiles(f)), profile.STATUSES_AT_ENTRY)
+
+
+def medico_social_support(f: Facts) -> dict[str, int]:
+    """§VI.A "accompagnement médico-social complémentaire": the persons accompanied during the period
+    by the support they have beside the accompaniment; a person with several counts under each, so the
+    lines add up to more than the persons."""
+    counts = _zeros([*profile.MEDICO_SOCIAL_SUPPORTS, profile.NOT_RECORDED])
+    for e in _profiles(f):
+        for support in (e.medico_social_support if e else None) or [profile.NOT_RECORDED]:
+            counts[support if support in counts else profile.NOT_RECORDED] += 1
+    return counts
+
+
 def distance_indicators(f: Facts) -> dict[str, Any]:
-    return {"situation_at_entry": situation_at_entry(f), "intensity": intensity(f), "workplace_time": workplace_time(f)}
+    return {"situation_at_entry": situation_at_entry(f), "intensity": intensity(f), "workplace_time": workplace_time(f),
+            "disability_nature": disability_nature(f), "time_without_employment": time_without_employment(f),
+            "lifetime_employment": lifetime_employment(f), "education_level": education_level(f),
+            "status_at_entry": status_at_entry(f), "medico_social_support": medico_social_support(f)}
 
 
 # ---------------------------------------------------------------------------------------- 4. employment
@@ -593,17 +781,35 @@ def persons_in_employment(f: Facts) -> dict[str, Any]:
     type of the job that started last; and persons in employment at some point of the period."""
     by_contract, by_employer = _zeros(PAID_CONTRACTS), _zeros(EMPLOYER_TYPES)
     at_end = 0
-    for j in _accompanied_at_end(f):
-        holding = [e for e in _episodes_at_end(f, j) if jobs.is_employment(e) and e.ended_on is None]
-        if holding:
-            at_end += 1
-            job = max(holding, key=lambda e: e.started_on)
-            by_contract[job.contract_type] += 1
-            by_employer[job.employer_type] += 1
+    for job in _jobs_at_end(f):
+        at_end += 1
+        by_contract[job.contract_type] += 1
+        by_employer[job.employer_type] += 1
     during = sum(1 for j in _accompanied_during(f)
                  if any(jobs.is_employment(e) and f.period.overlaps(e.started_on, e.ended_on) for e in j.episodes))
     return {"at_end": at_end, "at_end_by_contract": by_contract, "at_end_by_employer_type": by_employer,
             "during_period": during}
+
+
+def _jobs_at_end(f: Facts) -> list[EpisodeAsOf]:
+    """The job of each person accompanied and in employment at the end of the period: the one that
+    started last when they hold two."""
+    found = []
+    for j in _accompanied_at_end(f):
+        holding = [e for e in _episodes_at_end(f, j) if jobs.is_employment(e) and e.ended_on is None]
+        if holding:
+            found.append(max(holding, key=lambda e: e.started_on))
+    return found
+
+
+def employers(f: Facts) -> dict[str, Any]:
+    """§V.A.6 4° "répartition des employeurs" and "profils [...] des employeurs accompagnés" (§V.A.6):
+    the employers of the persons in employment at the end of the period (one per person, as
+    `persons_in_employment` counts them, whose `at_end_by_employer_type` gives the text's split
+    "entreprise privée/fonction publique/travailleur non salarié") by NAF section and by size band."""
+    found = _jobs_at_end(f)
+    return {"by_naf_section": _by_choice((job.employer_naf_section for job in found), profile.NAF_SECTIONS),
+            "by_size_band": _by_choice((job.employer_size_band for job in found), profile.SIZE_BANDS)}
 
 
 def _followed_until(j: JourneyFacts, episode) -> Optional[date]:
@@ -686,6 +892,7 @@ def ruptures(f: Facts) -> dict[str, Any]:
 def employment_indicators(f: Facts) -> dict[str, Any]:
     return {
         "persons_in_employment": persons_in_employment(f),
+        "employers": employers(f),
         "contracts": contracts(f),
         "entries_into_employment": entries_into_employment(f),
         "time_in_same_firm": time_in_same_firm(f),
@@ -736,7 +943,8 @@ def for_operator(session: Session, facts: Facts, operator_id: str) -> Facts:
     journeys = [j for j in facts.journeys
                 if staff.get(last_counsellor.get(j.journey.id), _NO_STAFF).operator_id == operator_id]
     counsellors = [c for c in facts.counsellors if c.operator_id == operator_id]
-    return replace(facts, journeys=journeys, counsellors=counsellors)
+    # the resources are declared for the whole platform (services/resources.py): not one operator's part
+    return replace(facts, journeys=journeys, counsellors=counsellors, declared=None)
 
 
 # ---------------------------------------------------------------------------------------- French labels
@@ -751,6 +959,39 @@ RETENTION_FIELDS = {
     "unknown": "personnes sorties avant l'échéance (non comptées dans le taux)",
     "rate_percent": "taux de maintien (%)",
 }
+
+
+# The profile's breakdowns (eaflow.profile): path, title, the choices' labels ("non renseigné" added).
+PROFILE_BREAKDOWNS = (
+    ("distance_from_employment.disability_nature", "Nature du handicap des personnes accompagnées",
+     profile.DISABILITY_NATURES),
+    ("distance_from_employment.time_without_employment.by_band", "Durée sans emploi avant l'entrée",
+     profile.MONTHS_WITHOUT_EMPLOYMENT_LABELS),
+    ("distance_from_employment.lifetime_employment.by_band", "Durée totale en emploi sur la vie professionnelle",
+     profile.EMPLOYMENT_YEARS_LABELS),
+    ("distance_from_employment.education_level", "Niveau de formation initiale", profile.EDUCATION_LEVELS),
+    ("distance_from_employment.status_at_entry", "Statut administratif à l'entrée", profile.STATUSES_AT_ENTRY),
+    ("distance_from_employment.medico_social_support", "Accompagnement médico-social complémentaire",
+     profile.MEDICO_SOCIAL_SUPPORTS),
+    ("employment.employers.by_naf_section", "Employeurs des personnes en emploi en fin de période, par secteur",
+     profile.NAF_SECTIONS),
+    ("employment.employers.by_size_band", "Employeurs des personnes en emploi en fin de période, par taille",
+     profile.SIZE_BANDS),
+)
+PROFILE_FIGURES = {
+    "distance_from_employment.time_without_employment.mean_months":
+        "Durée moyenne sans emploi avant l'entrée (mois, hors personnes n'ayant jamais travaillé)",
+    "distance_from_employment.time_without_employment.persons": "Personnes prises en compte dans cette durée moyenne",
+    "distance_from_employment.lifetime_employment.mean_years":
+        "Durée totale moyenne en emploi sur la vie professionnelle (années)",
+    "distance_from_employment.lifetime_employment.persons": "Personnes prises en compte dans cette durée moyenne",
+}
+
+
+def _lower_first(text: str) -> str:
+    """A label after a colon: "Handicap psychique" → "handicap psychique"; an acronym or a NAF letter stays."""
+    first = text.split(" ", 1)[0]
+    return text if first.isupper() else text[:1].lower() + text[1:]
 
 
 def _build_labels() -> dict[str, str]:
@@ -777,6 +1018,16 @@ def _build_labels() -> dict[str, str]:
         "resources.caseload.per_fte": "Nombre moyen de personnes suivies par ETP",
         "resources.caseload.capacity": "Capacité d'accompagnement (personnes)",
         "resources.caseload.persons_per_fte_limit": "Plafond de personnes suivies par ETP",
+        "resources.total_fte": "Nombre total d'ETP affectés à la plateforme",
+        "resources.accompaniment_fte.declared":
+            "Nombre d'ETP dédiés à l'accompagnement (référé emploi accompagné)",
+        "resources.accompaniment_fte.counsellors":
+            "ETP des conseillers en emploi accompagné (comptes actifs en fin de période)",
+        "resources.funding.amounts.total": "Financements mobilisés : total (euros)",
+        "resources.title_holders.holders":
+            "Professionnels titulaires du titre professionnel « conseiller en emploi accompagné »",
+        "resources.title_holders.in_training": "Professionnels préparant le titre professionnel « conseiller en "
+                                               "emploi accompagné »",
         "distance_from_employment.intensity.person_months": "Mois-personnes d'accompagnement (hors veille)",
         "distance_from_employment.intensity.persons": "Personnes dont l'intensité est mesurée",
         "distance_from_employment.intensity.mean_hours_per_month":
@@ -818,7 +1069,19 @@ def _build_labels() -> dict[str, str]:
          EMPLOYER_TYPE_LABELS)
     for months, key in RETENTION_KEYS.items():
         each(f"employment.retention.{key}", f"Maintien dans l'emploi à {months} mois", RETENTION_FIELDS)
+    for path, title, values in PROFILE_BREAKDOWNS:
+        each(path, title, {**{key: _lower_first(text) for key, text in values.items()},
+                           profile.NOT_RECORDED: profile.NOT_RECORDED_LABEL})
+    labels.update(PROFILE_FIGURES)
     each("employment.ruptures.by_reason", "Ruptures d'emploi", {r: jobs.END_REASONS[r].label for r in RUPTURE_REASONS})
+    for mission, text in declared_resources.MISSION_LABELS.items():
+        labels[f"resources.time_split.{mission}.fte"] = f"Répartition du temps de travail : {text} (ETP)"
+        labels[f"resources.time_split.{mission}.percent"] = f"Répartition du temps de travail : {text} (%)"
+    for source, text in declared_resources.FUNDING_LABELS.items():
+        labels[f"resources.funding.amounts.{source}"] = f"Financements mobilisés : {text} (euros)"
+        labels[f"resources.funding.percent.{source}"] = f"Financements mobilisés : {text} (%)"
+    for status, text in declared_resources.TRAINING_LABELS.items():
+        labels[f"resources.trainings.{status}.count"] = f"Formations {text} : nombre"
     return labels
 
 
@@ -850,6 +1113,41 @@ def _walk(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
         yield prefix, value
 
 
+# the declaration (resources.declarations) each declared line of group 2 comes from
+DECLARED_BY = {"total_fte": "staff", "accompaniment_fte": "staff", "time_split": "staff", "title_holders": "staff",
+               "funding": "funding", "trainings": "trainings"}
+
+
+def _training_rows(value: dict[str, dict[str, Any]]) -> list[Row]:
+    """The number of trainings delivered and planned, then one row per nature (free text, in its label)."""
+    out = []
+    for status, text in declared_resources.TRAINING_LABELS.items():
+        out.append(Row("resources", f"trainings.{status}.count", label(f"resources.trainings.{status}.count"),
+                       value[status]["count"]))
+        for index, item in enumerate(value[status]["by_nature"]):
+            out.append(Row("resources", f"trainings.{status}.by_nature.{index}", f"Formations {text} : "
+                           f"{item['nature']}", item["count"]))
+    return out
+
+
+def _declared_rows(key: str, value: Any, declarations: dict[str, bool]) -> list[Row]:
+    """The rows of a declared line of group 2. Cells stay numbers (or empty): the words go in the label,
+    the origin of the "autres" funding, and "non déclaré" beside every value a missing declaration leaves
+    empty."""
+    if key == "trainings":
+        out = _training_rows(value)
+    else:
+        leaves = {k: v for k, v in value.items() if k != "other_label"} if key == "funding" else value
+        out = [Row("resources", path.split(".", 1)[1], label(path), leaf) for path, leaf in _walk(f"resources.{key}",
+                                                                                                  leaves)]
+    if key == "funding" and value["other_label"]:
+        out = [replace(row, label=f"{row.label} — {value['other_label']}") if row.indicator.endswith(".other")
+               else row for row in out]
+    if not declarations.get(DECLARED_BY[key], False):
+        out = [replace(row, label=f"{row.label} : non déclaré") if row.value is None else row for row in out]
+    return out
+
+
 def rows(result: dict[str, Any], platform_name: str = "") -> list[Row]:
     """One row per indicator, with its French label (the CSV): the period first, then the four groups."""
     out = [Row("report", "platform", "Plateforme", platform_name or result["platform"]),
@@ -857,6 +1155,11 @@ def rows(result: dict[str, Any], platform_name: str = "") -> list[Row]:
            Row("report", "to", "Fin de la période", result["to"])]
     for group in GROUPS:
         for key, value in result[group].items():
+            if group == "resources" and key == "declarations":
+                continue  # said in the labels of the lines they leave empty (_declared_rows)
+            if group == "resources" and key in DECLARED_BY:
+                out.extend(_declared_rows(key, value, result[group]["declarations"]))
+                continue
             if group == "resources" and key == "caseload":
                 members = {k: v for k, v in value.items() if k != "by_counsellor"}
                 for path, leaf in _walk(f"{group}.{key}", members):

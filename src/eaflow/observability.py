@@ -9,7 +9,9 @@ import json
 import logging
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -40,8 +42,19 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 line[key] = value
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info).splitlines()[-1]
+            line["exception"] = exception_summary(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def exception_summary(exc_info) -> str:
+    """An exception's type and where it was raised, not its message (R22): a library's message can
+    name a person (an SMTP refusal quotes the address, a database error its parameters)."""
+    kind, error, trace = exc_info
+    if kind is None:
+        return ""
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    frames = traceback.extract_tb(trace)
+    return f"{name} at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else name
 
 
 def configure_logging(component: str, level: int = logging.INFO) -> None:

@@ -169,6 +169,19 @@ class AccountsPolicy(_Section):
                              "works once, within this long")
 
 
+class PersonalDataPolicy(_Section):
+    retention_after_exit: str = Field(
+        "P2Y", description="R22: a closed file's personal data (identity, contact details, notes, documents, scans) is "
+                           "kept this long after the exit or the transfer, then anonymised; what the indicators count "
+                           "is kept without naming anyone")
+
+
+class ReportsPolicy(_Section):
+    snapshot_delay_days: int = Field(
+        5, ge=0, le=27, description="R20: the quarterly report is computed, archived and mailed to the managers this many "
+                                    "days after the quarter's end (at 6 h, Paris time), once late records are in")
+
+
 class WorkflowPolicy(_Section):
     history_event_limit: int = Field(
         2000, ge=100, description="continue-as-new once a journey's run history holds this many events"
@@ -190,6 +203,8 @@ class Policy(BaseModel):
     rights: RightsPolicy = RightsPolicy()
     relaunch: RelaunchPolicy = RelaunchPolicy()
     accounts: AccountsPolicy = AccountsPolicy()
+    personal_data: PersonalDataPolicy = PersonalDataPolicy()
+    reports: ReportsPolicy = ReportsPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()
 
 

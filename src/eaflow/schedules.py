@@ -1,4 +1,5 @@
-"""Fleet-wide jobs as Temporal Schedules (ARCHITECTURE, "Known pitfalls"): the weekly digest.
+"""Fleet-wide jobs as Temporal Schedules (ARCHITECTURE, "Known pitfalls"): the weekly digest, and
+the daily purge of the personal data of closed files past their retention (R22).
 
 `ensure_weekly_digest_schedule` runs at every worker start. It creates the schedule `weekly-digest`
 or, when it exists, updates it if the policy (day, hour) or the task queue changed, and leaves it
@@ -11,6 +12,15 @@ The spec fires once a week at `[accompaniment] digest_weekday` (1 = Monday … 7
 is not started twice). Catch-up window: one day, so a server down at the hour still sends that
 week's digest once when it comes back the same day; a later one waits for the next week. A run
 older than a day is stale and stops (RUN_TIMEOUT); the outbox keys keep whatever it sent.
+
+`personal-data-purge` fires every day at PURGE_HOUR, Paris time, with the same overlap policy and
+catch-up window (a day missed is caught up by the next one: the purge takes whatever is due by then).
+`quarterly-report` (R20) fires at each quarter's end plus `[reports] snapshot_delay_days`: on day
+1 + delay of January, April, July and October at REPORT_HOUR, Paris time (the default, 5 days: the
+6th at 6 h), so that late records are in. Same overlap policy; a catch-up window of a week, since a
+quarter's report missed for a day would otherwise wait three months. The snapshot and the mails are
+keyed, so a caught-up run after a manual one stores and sends nothing twice.
+`ensure_schedule` creates or updates each of them the same way.
 """
 from __future__ import annotations
 
@@ -35,8 +45,16 @@ from temporalio.client import (
 from eaflow.policy import Policy
 from eaflow.settings import Settings
 from eaflow.workflows.digest import WeeklyDigest
+from eaflow.workflows.personal_data import PersonalDataPurge
+from eaflow.workflows.quarterly_report import QuarterlyReport
 
 WEEKLY_DIGEST_SCHEDULE_ID = "weekly-digest"
+PERSONAL_DATA_PURGE_SCHEDULE_ID = "personal-data-purge"
+PURGE_HOUR = 3  # at night, Paris time: nobody is working on the files
+QUARTERLY_REPORT_SCHEDULE_ID = "quarterly-report"
+REPORT_HOUR = 6  # Paris time: the report is archived before the managers' day starts
+QUARTER_FIRST_MONTHS = (1, 4, 7, 10)
+REPORT_CATCHUP_WINDOW = timedelta(days=7)
 TIME_ZONE = "Europe/Paris"
 CATCHUP_WINDOW = timedelta(days=1)
 RUN_TIMEOUT = timedelta(days=1)
@@ -83,10 +101,61 @@ def _fingerprint(schedule: Schedule) -> tuple:
     )
 
 
+def personal_data_purge_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            PersonalDataPurge.run, id=PERSONAL_DATA_PURGE_SCHEDULE_ID, task_queue=settings.task_queue,
+            execution_timeout=RUN_TIMEOUT,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=(ScheduleRange(PURGE_HOUR),),
+                                            comment="anonymisation des dossiers clos (R22)")],
+            time_zone_name=TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
+    )
+
+
+def quarterly_report_schedule(settings: Settings, policy: Policy) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            QuarterlyReport.run, id=QUARTERLY_REPORT_SCHEDULE_ID, task_queue=settings.task_queue,
+            execution_timeout=RUN_TIMEOUT,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(
+                month=tuple(ScheduleRange(m) for m in QUARTER_FIRST_MONTHS),
+                day_of_month=(ScheduleRange(1 + policy.reports.snapshot_delay_days),),
+                hour=(ScheduleRange(REPORT_HOUR),),
+                comment="rapport trimestriel archivé (R20)",
+            )],
+            time_zone_name=TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=REPORT_CATCHUP_WINDOW),
+    )
+
+
+async def ensure_quarterly_report_schedule(client: Client, settings: Settings, policy: Policy,
+                                           schedule_id: str = QUARTERLY_REPORT_SCHEDULE_ID) -> str:
+    """Create or update the quarterly report's schedule (R20); 'created', 'updated' or 'unchanged'."""
+    return await ensure_schedule(client, schedule_id, quarterly_report_schedule(settings, policy))
+
+
 async def ensure_weekly_digest_schedule(client: Client, settings: Settings, policy: Policy,
                                         schedule_id: str = WEEKLY_DIGEST_SCHEDULE_ID) -> str:
     """Create or update the weekly digest's schedule; 'created', 'updated' or 'unchanged'."""
-    wanted = weekly_digest_schedule(settings, policy)
+    return await ensure_schedule(client, schedule_id, weekly_digest_schedule(settings, policy))
+
+
+async def ensure_personal_data_purge_schedule(client: Client, settings: Settings,
+                                              schedule_id: str = PERSONAL_DATA_PURGE_SCHEDULE_ID) -> str:
+    """Create or update the daily purge's schedule (R22); 'created', 'updated' or 'unchanged'."""
+    return await ensure_schedule(client, schedule_id, personal_data_purge_schedule(settings))
+
+
+async def ensure_schedule(client: Client, schedule_id: str, wanted: Schedule) -> str:
+    """Create the schedule, or update it if what we own in it differs (its state, paused or not, is
+    kept); 'created', 'updated' or 'unchanged'."""
     try:
         await client.create_schedule(schedule_id, wanted)
         log.info("schedule created", extra={"component": "worker", "kind": schedule_id})

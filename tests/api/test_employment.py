@@ -64,7 +64,8 @@ async def test_r16_a_contract_ends_and_the_accompaniment_goes_on(api, settings, 
     opened = await api.request("POST", url, C1, json=opening(siret="12345678901234"))
     assert opened.status_code == 201, opened.text
     episode = opened.json()
-    assert episode["employer"] == {"name": "Boulangerie Durand", "type": "private", "siret": "12345678901234"}
+    assert episode["employer"] == {"name": "Boulangerie Durand", "type": "private", "siret": "12345678901234",
+                                   "naf_section": None, "size_band": None}  # optional, for the indicators (R20)
     assert episode["contract_type"] == "cdd" and episode["started_on"] == STARTED and episode["ended_on"] is None
     assert episode["avenant_requested"] is False  # the employer the convention already names (R10)
     journey = (await api.request("GET", f"/api/v1/journeys/{journey_id}", C1)).json()

@@ -55,7 +55,7 @@ def test_every_mail_to_the_staff_is_in_the_preferences_table():
     assert staff - {"weekly_digest"} == set(STAFF_MAILS)  # the digest is always sent: it is where tasks are read
     assert {kind for kind, mail in STAFF_MAILS.items() if mail.mandatory} == {
         "cdaph_notification_needed", "cdaph_notification_reminder", "exit_to_approve", "interview_overdue",
-        "interview_to_plan", "rights_renewal_reminder", "rights_appeal_to_decide"}
+        "interview_to_plan", "rights_renewal_reminder", "rights_appeal_to_decide", "quarterly_report_archived"}
     assert staff_mail_skipped("interview_to_plan", "counsellor", {"interview_to_plan"}, True) is None
     assert staff_mail_skipped("exit_rejected", "counsellor", set(), True) is None  # no task: not in the digest
     assert staff_mail_skipped("relaunch_attempt", "counsellor", set(), True) == "digest"

@@ -48,7 +48,19 @@ async def assigned(api, counsellor_id: str, **overrides) -> str:
     done = await api.request("POST", f"/api/v1/tasks/{task['id']}/complete", MANAGER,
                              json={"outcome": {"counsellor_id": counsellor_id}})
     assert done.status_code == 200, done.text
+    await admitted(api, journey_id)
     return journey_id
+
+
+async def admitted(api, journey_id: str) -> None:
+    """The admission projected (the designation is written first, the state just after)."""
+    import asyncio
+
+    for _ in range(200):
+        if (await api.request("GET", f"/api/v1/journeys/{journey_id}", MANAGER)).json()["state"] == "admitted":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{journey_id} not admitted")
 
 
 async def test_operators_each_manager_answers_for_their_operator_the_chef_de_file_for_all(api, settings, platform):
@@ -91,6 +103,7 @@ async def test_operators_each_manager_answers_for_their_operator_the_chef_de_fil
     ok = await api.request("POST", f"/api/v1/tasks/{waiting_task['id']}/complete", MANAGER_B,
                            json={"outcome": {"counsellor_id": counsellor_b}})
     assert ok.status_code == 200, ok.text
+    await admitted(api, waiting)
 
     # Indicators: each operator's part, and the platform's that adds them up.
     period = {"from": "2020-01-01", "to": "2020-12-31"}

@@ -1,6 +1,6 @@
-"""R20 over HTTP as XLSX: `GET /api/v1/reports/indicators?format=xlsx` is one sheet "Indicateurs" with
-the CSV's columns under French headers, a title row naming the platform and the period, and numbers as
-numeric cells equal to the JSON report's. The quarter is the one seeded by tests/unit/test_indicators.py;
+"""R20 over HTTP as XLSX: `GET /api/v1/reports/indicators?format=xlsx` is one sheet per group (Activité,
+Ressources, Éloignement de l'emploi, Emploi) with the CSV's rows of that group under French headers, a
+title row naming the platform and the period, and numbers as numeric cells equal to the JSON report's. The quarter is the one seeded by tests/unit/test_indicators.py;
 the report needs no Temporal, so neither does this test."""
 from __future__ import annotations
 
@@ -37,24 +37,28 @@ async def test_r20_the_xlsx_holds_the_csvs_rows_as_numbers(plain_api, settings, 
     assert response.headers["content-type"] == XLSX
     assert response.headers["content-disposition"] == \
         'attachment; filename="indicateurs-35-2026-01-01-2026-03-31.xlsx"'
-    sheet = load_workbook(io.BytesIO(response.content))["Indicateurs"]
-    assert sheet["A1"].value == \
-        "Indicateurs de pilotage — Plateforme d'Ille-et-Vilaine — du 01/01/2026 au 31/03/2026"
-    assert [c.value for c in sheet[2]] == list(reports.XLSX_HEADERS)
-    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
-    cells = {(group, indicator): value for group, indicator, _, value in rows}
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert workbook.sheetnames == ["Activité", "Ressources", "Éloignement de l'emploi", "Emploi"]
+    rows, cells = [], {}
+    for group, sheet in zip(reports.XLSX_SHEETS, workbook.worksheets):
+        assert sheet["A1"].value == ("Indicateurs de pilotage — Plateforme d'Ille-et-Vilaine — du 01/01/2026 "
+                                     f"au 31/03/2026 — {sheet.title}")
+        assert [c.value for c in sheet[2]] == list(reports.XLSX_HEADERS)
+        for indicator, label, value in sheet.iter_rows(min_row=3):
+            rows.append((group, indicator.value, label.value, value.value))
+            cells[(group, indicator.value)] = value.value
+            # Figures are numbers; text only for a name or a masked small number.
+            assert value.data_type == "n" or value.value == "< 5" or indicator.value.startswith("caseload.by_counsellor")
+        assert all(sheet.column_dimensions[letter].width >= 10 for letter in "ABC")
     assert cells[("activity", "veille.at_end")] == report["activity"]["veille"]["at_end"] == 1
     assert cells[("activity", "admission_delay.mean_days")] == 31.5
     assert cells[("distance_from_employment", "intensity.person_months_by_level.allege")] == 9
     assert cells[("employment", "retention.6_months.rate_percent")] == 100.0
     assert cells[("employment", "retention.24_months.rate_percent")] is None  # nobody due: an empty cell
-    for row in sheet.iter_rows(min_row=3, min_col=4, max_col=4):
-        assert row[0].data_type in ("n", "d") or row[0].value in ("Plateforme d'Ille-et-Vilaine",)
     # The same rows as the CSV, in the same order.
     text = (await plain_api.request("GET", URL, MANAGER, params={**Q1, "format": "csv"})).content.decode("utf-8-sig")
-    csv_rows = list(csv.reader(io.StringIO(text), delimiter=";"))[1:]
+    csv_rows = [row for row in list(csv.reader(io.StringIO(text), delimiter=";"))[1:] if row[0] != "report"]
     assert [(g, i, label) for g, i, label, _ in csv_rows] == [(g, i, label) for g, i, label, _ in rows]
-    assert all(sheet.column_dimensions[letter].width >= 10 for letter in "ABCD")
 
 
 async def test_r20_json_and_csv_are_unchanged_and_xlsx_is_managers_only(plain_api, settings, platform):

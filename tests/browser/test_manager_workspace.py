@@ -128,7 +128,7 @@ async def test_a_manager_assigns_from_the_waiting_list_and_decides_two_exits(peo
     download = await download_info.value
     assert download.suggested_filename.endswith(".xlsx")
     workbook = load_workbook(io.BytesIO(Path(await download.path()).read_bytes()))
-    figures = {row[1]: row[3] for row in workbook.active.iter_rows(values_only=True) if len(row) > 3}
+    figures = {row[0]: row[2] for row in workbook["Activité"].iter_rows(values_only=True) if len(row) > 2}
     assert figures["exits.total"] == 1, figures
     assert figures["exits.by_reason.person_request"] == 1
 

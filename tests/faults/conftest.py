@@ -91,6 +91,14 @@ class _StallingCollector:
     def __init__(self, server: "FaultSmtpServer"):
         self.server = server
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        """Refuse once each address put in `refuse_once`, as a mailbox that is full for a moment."""
+        if address in self.server.refuse_once:
+            self.server.refuse_once.discard(address)
+            return f"550 5.2.2 <{address}>: mailbox full, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:
         self.server.data_started += 1
         try:
@@ -109,6 +117,7 @@ class FaultSmtpServer(SmtpServer):
     def __init__(self) -> None:
         super().__init__()
         self.stall = threading.Event()
+        self.refuse_once: set[str] = set()
         self.data_started = 0
         self.data_abandoned = 0
 
@@ -311,6 +320,7 @@ class Stack:
         self.api: Child | None = None
         self.api_port = free_ports(1)[0]
         self._clients: list[ApiClient] = []
+        self.extra_env: dict[str, str] = {}  # more EAFLOW_* settings for the processes started next
         upgrade(self.db_url)
         self.platform = Platform(self.settings())
 
@@ -333,6 +343,7 @@ class Stack:
             "EAFLOW_POLICY_FILE": str(self.policy_file),
             "EAFLOW_DB_BUSY_TIMEOUT": f"{self.busy_timeout:g}",
             "EAFLOW_PUBLIC_URL": f"http://127.0.0.1:{self.api_port}",
+            **self.extra_env,
         }
 
     # -- processes -------------------------------------------------------------------------
@@ -354,8 +365,8 @@ class Stack:
         wait_until(ready, 60, f"{worker.name} to poll")
         return worker
 
-    def start_api(self) -> ApiClient:
-        self.api = Child("api", [*CLI, "api", "--port", str(self.api_port), "--log-level", "warning"], self.env(),
+    def start_api(self, log_level: str = "warning") -> ApiClient:
+        self.api = Child("api", [*CLI, "api", "--port", str(self.api_port), "--log-level", log_level], self.env(),
                          self.root / "logs" / "api.log").start()
         url = f"http://127.0.0.1:{self.api_port}"
 

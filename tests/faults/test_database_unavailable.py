@@ -92,17 +92,18 @@ def outage(request) -> Iterator[SqliteLock | PostgresDown]:
         down.server.close()
 
 
-def failure_chain(failure) -> str:
-    """'type: message' of a Temporal failure and its causes, outermost first.
+async def failure_chain(client, failure) -> str:
+    """'type: message' of a Temporal failure and its causes, outermost first, decrypted as the
+    workers read them (temporal_client.py: the server keeps failures encoded, R22).
 
     The server keeps at most ~4 KB of a retried activity's last failure: with a Python stack trace
     the outer message becomes "Failure exceeds size limit." and the original is kept as its cause.
     """
+    error = await client.data_converter.decode_failure(failure)
     parts = []
-    while failure is not None and (failure.message or failure.HasField("cause")):
-        kind = failure.application_failure_info.type if failure.HasField("application_failure_info") else "server"
-        parts.append(f"{kind}: {failure.message}")
-        failure = failure.cause if failure.HasField("cause") else None
+    while error is not None:
+        parts.append(f"{getattr(error, 'type', None) or 'server'}: {getattr(error, 'message', str(error))}")
+        error = error.__cause__
     return " <- ".join(parts)
 
 
@@ -183,7 +184,7 @@ def test_an_unavailable_database_is_503_then_everything_completes(outage, stack_
                 description = await client.get_workflow_handle(journey_id).describe()
                 for pending in description.raw_description.pending_activities:
                     if pending.activity_type.name == "send_notification" and pending.attempt >= 2:
-                        found.append((pending.attempt, failure_chain(pending.last_failure)))
+                        found.append((pending.attempt, await failure_chain(client, pending.last_failure)))
             return found
 
         seen: list[tuple[int, str]] = []

@@ -149,3 +149,20 @@ def test_0011_gives_each_platform_its_chef_de_file_and_its_staff_an_operator(url
     # Counsellors and managers join their platform's chef de file; a prescriber works for no operator.
     assert [tuple(r) for r in users] == [("u-c", "op-35"), ("u-m", "op-2a"), ("u-p", None)]
     assert [tuple(r) for r in periods] == [("u-c", "op-35"), ("u-m", "op-2a"), ("u-p", None)]
+
+
+def test_r20_migration_0013_holds_the_profile_lists_as_eaflow_profile_has_them():
+    """The migration copies the closed lists (migrations outlive the code): the copy must match."""
+    import importlib.util
+
+    from eaflow import profile
+
+    path = next(migrate.VERSIONS_DIR.glob("0013_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0013", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.DISABILITY_NATURES == tuple(profile.DISABILITY_NATURES)
+    assert module.EDUCATION_LEVELS == tuple(profile.EDUCATION_LEVELS)
+    assert module.STATUSES_AT_ENTRY == tuple(profile.STATUSES_AT_ENTRY)
+    assert module.NAF_SECTIONS == tuple(profile.NAF_SECTIONS)
+    assert module.SIZE_BANDS == tuple(profile.SIZE_BANDS)

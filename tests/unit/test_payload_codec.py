@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from eaflow.payload_codec import ENCODING, EncryptionCodec, PayloadKeyError, derive_key
@@ -65,3 +66,27 @@ async def test_r22_a_rotated_key_still_reads_what_the_previous_one_wrote(tmp_pat
     assert (await after.decode([old], [TaskCompletion]))[0] == completion()
     with pytest.raises(PayloadKeyError, match="EAFLOW_PREVIOUS_SECRET_KEYS"):
         await data_converter(Settings(data_dir=tmp_path, secret_key="nouvelle clé")).decode([old], [TaskCompletion])
+
+
+async def test_r22_a_failure_leaves_with_its_messages_encrypted_and_comes_back_whole(tmp_path):
+    """An activity's error can quote a person (an SMTP refusal names the address): Temporal keeps
+    it for every retried attempt, so its message and its causes' are encrypted; the type and the
+    innermost frames stay readable for the operators."""
+    converter = data_converter(Settings(data_dir=tmp_path, secret_key="le secret partagé"))
+    address = "ysaline.kerbrat@exemple-r22.fr"
+    refusal, summary = f"550 <{address}>: mailbox full", f"mail to {address} not sent"
+    try:
+        try:
+            raise ConnectionError(refusal)  # the stack trace quotes this line: code, not data
+        except ConnectionError as cause:
+            raise RuntimeError(summary) from cause
+    except RuntimeError as error:
+        failure = Failure()
+        await converter.encode_failure(error, failure)
+    stored = failure.SerializeToString()
+    assert address.encode() not in stored and b"mailbox full" not in stored
+    assert failure.message == failure.cause.message == "Encoded failure"
+    assert failure.application_failure_info.type == "RuntimeError" and "raise RuntimeError" in failure.stack_trace
+    back = await converter.decode_failure(failure)
+    assert (back.type, back.message) == ("RuntimeError", summary)
+    assert (back.__cause__.type, back.__cause__.message) == ("ConnectionError", refusal)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from datetime import datetime, timezone
@@ -100,19 +101,20 @@ async def test_r20_the_xlsx_download_holds_numbers(manager):
     assert response.headers["content-disposition"] == \
         'attachment; filename="indicateurs-35-2026-01-01-2026-03-31.xlsx"'
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["Indicateurs"]
-    sheet = workbook["Indicateurs"]
-    title = sheet["A1"].value
+    assert workbook.sheetnames == ["Activité", "Ressources", "Éloignement de l'emploi", "Emploi"]
+    title = workbook["Activité"]["A1"].value
     assert "Plateforme d'Ille-et-Vilaine" in title and "01/01/2026" in title and "31/03/2026" in title
-    assert [c.value for c in sheet[2]] == ["Groupe", "Indicateur", "Libellé", "Valeur"]
-    values = {(row[0].value, row[1].value): row[3] for row in sheet.iter_rows(min_row=3)}
+    values = {}
+    for group, sheet in zip(("activity", "resources", "distance_from_employment", "employment"), workbook.worksheets):
+        assert [c.value for c in sheet[2]] == ["Indicateur", "Libellé", "Valeur"]
+        values.update({(group, row[0].value): row[2] for row in sheet.iter_rows(min_row=3)})
     per_fte = values[("resources", "caseload.per_fte")]
     assert per_fte.data_type == "n" and per_fte.value == report["resources"]["caseload"]["per_fte"] == 3.8
     accompanied = values[("activity", "persons_accompanied")]
     assert accompanied.data_type == "n" and accompanied.value == report["activity"]["persons_accompanied"] == 8
     assert values[("employment", "retention.24_months.rate_percent")].value is None
-    assert values[("report", "platform")].value == "Plateforme d'Ille-et-Vilaine"
-    assert sheet.column_dimensions["C"].width > 40  # sized to the labels
+    sheet = workbook["Activité"]
+    assert sheet.column_dimensions["B"].width > 40  # sized to the labels
 
 
 async def test_r20_only_managers_see_the_page_the_others_get_the_french_404(plain_pages, settings, platform):
@@ -152,3 +154,14 @@ async def test_r20_a_bad_period_is_a_french_error_beside_its_field(manager, quer
 async def test_an_unknown_download_format_is_the_french_404(manager):
     response = await manager.get(MANAGER, DOWNLOAD.format(format="pdf"))
     assert response.status_code == 404 and "Page introuvable" in response.text
+
+
+async def test_r20_the_archived_quarterly_reports_are_listed_with_their_hash_and_download_as_stored(manager):
+    created = (await manager.api.request("POST", "/api/v1/reports", MANAGER, json=Q1)).json()
+    page = await manager.get(MANAGER, PAGE_Q1)
+    assert "Rapports trimestriels archivés" in page.text and created["sha256"] in page.text
+    assert f'/indicateurs/archives/{created["id"]}?format=xlsx' in page.text
+    stored = await manager.get(MANAGER, f'/indicateurs/archives/{created["id"]}?format=json')
+    assert stored.status_code == 200
+    assert hashlib.sha256(stored.content).hexdigest() == created["sha256"]
+    assert (await manager.get(MANAGER, "/indicateurs/archives/999999")).status_code == 404

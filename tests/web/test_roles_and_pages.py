@@ -85,7 +85,7 @@ async def test_r21_r22_the_reads_of_a_file_are_the_managers_journal_not_the_coun
 
 WORKSPACES = {  # the first page of each workspace, and who may open it (anyone else: the French 404)
     "/liste-attente": {"manager"}, "/equipe": {"manager"}, "/validations": {"manager"},
-    "/indicateurs": {"manager"}, "/parcours/{id}/journal": {"manager"}, "/parcours/{id}/conseiller": {"manager"},
+    "/indicateurs": {"manager"}, "/ressources": {"manager"}, "/parcours/{id}/journal": {"manager"}, "/parcours/{id}/conseiller": {"manager"},
     "/prescriptions": {"prescriber", "manager"}, "/prescriptions/nouvelle": {"prescriber", "manager"},
 }
 

@@ -9,6 +9,9 @@ from sqlmodel import Session, select
 from eaflow.store.models import AuditEvent, Journey, SharedEvaluation, Task, TaskCompletion
 from eaflow.workflows.types import EvaluationRecord, StepRecord, TaskClosure, TaskSpec
 
+# The profile at entry the shared evaluation records (eaflow.profile), column by column.
+PROFILE_FIELDS = ("disability_nature", "months_without_employment", "lifetime_employment_years", "education_level",
+                  "status_at_entry", "medico_social_support")
 _DATE_FIELDS = {"admitted_on", "cdaph_informed_on", "prescribed_on", "rqth_until", "next_interview_due", "veille_until", "exited_on"}
 
 
@@ -118,6 +121,8 @@ def record_shared_evaluation(session: Session, record: EvaluationRecord) -> None
     row.evaluated_on = date.fromisoformat(str(outcome["evaluated_on"]))
     row.wishes, row.needs, row.resources = outcome["wishes"], outcome["needs"], outcome["resources"]
     row.employer_expectations = outcome.get("employer_expectations")
+    for name in PROFILE_FIELDS:  # absent from the outcomes recorded before the profile existed
+        setattr(row, name, outcome.get(name))
     row.recorded_by = record.recorded_by
     session.add(row)
     audit_once(session, AuditEvent(

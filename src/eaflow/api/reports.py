@@ -3,6 +3,10 @@ spreadsheet opens as it is (`;` separator, decimal comma, UTF-8 with a BOM) or a
 
 A thin router: the period, the report and its files are eaflow.services.reports' (the pages call the
 same), what each indicator counts eaflow.indicators'.
+
+The archived quarterly reports (immutable snapshots, R20): `GET /api/v1/reports` lists them,
+`POST /api/v1/reports` stores a corrected version, `GET /api/v1/reports/{id}` downloads one as stored
+(eaflow.services.report_snapshots).
 """
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from eaflow.api.deps import SettingsDep, require
-from eaflow.services import reports, roles
+from eaflow.services import report_snapshots, reports, roles
 from eaflow.store.models import User
 
 router = APIRouter(tags=["reports"])
@@ -35,4 +40,35 @@ def indicators_report(
     if format == "json":
         return report.result
     file = reports.export(report, format)
+    return Response(file.content, media_type=file.media_type, headers=file.headers)
+
+
+ManagerDep = Annotated[User, Depends(require(*roles.MANAGERS))]
+
+
+class CorrectionIn(BaseModel):
+    """The period of the report to archive again (both absent: the last complete calendar quarter)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    start: Optional[date] = Field(None, alias="from", description="first day (YYYY-MM-DD)")
+    end: Optional[date] = Field(None, alias="to", description="last day, included")
+
+
+@router.get("/api/v1/reports", summary="The platform's archived quarterly reports (R20)")
+def list_reports(settings: SettingsDep, user: ManagerDep):
+    return report_snapshots.list_snapshots(settings, user)
+
+
+@router.post("/api/v1/reports", status_code=201, summary="Archive a corrected version of a period's report (R20)")
+def correct_report(settings: SettingsDep, user: ManagerDep, body: CorrectionIn):
+    return report_snapshots.correct(settings, user, body.start, body.end)
+
+
+@router.get("/api/v1/reports/{snapshot_id:int}", summary="One archived report, exactly as stored (R20)")
+def download_report(
+    snapshot_id: int, settings: SettingsDep, user: ManagerDep,
+    format: Annotated[Literal["json", "csv", "xlsx"],
+                      Query(description="json (the stored bytes: their SHA-256 is the listed one), csv or xlsx")] = "json",
+):
+    file = report_snapshots.download(settings, user, snapshot_id, format)
     return Response(file.content, media_type=file.media_type, headers=file.headers)

@@ -37,7 +37,7 @@ from eaflow.store.convention import (
     Signature,
     SigningToken,
 )
-from eaflow.store.models import CLOSED_STATES, Journey, Platform
+from eaflow.store.models import CLOSED_STATES, AuditEvent, Journey, Platform
 from eaflow.workflows.types import SignatureIn
 
 router = APIRouter(tags=["signature"])
@@ -136,6 +136,14 @@ def check_link(session: Session, keys: list[bytes], convention_id: str, token: s
     return Link(row, party, version, convention)
 
 
+def trace_link_read(session: Session, link: Link, form: str) -> None:
+    """R22: the convention shown to a signatory (the person, their representative or the employer) is
+    the person's file read through a personal link: traced like a staff member's read, by the party."""
+    session.add(AuditEvent(journey_id=link.convention.journey_id, actor_kind="link", actor_id=link.party.id,
+                           action="convention_read",
+                           detail={"role": link.party.role, "version": link.version.number, "form": form}))
+
+
 def _platform_name(session: Session, convention: Convention) -> str:
     journey = session.get(Journey, convention.journey_id)
     platform = session.get(Platform, journey.platform_id) if journey else None
@@ -151,6 +159,7 @@ def signing_page(convention_id: str, token: str, request: Request, settings: Set
             link = check_link(session, keys, convention_id, token)
         except LinkRefused as refused:
             return refusal_page(refused.reason)
+        trace_link_read(session, link, "page")
         body = render("signing_form.html.j2", platform_name=_platform_name(session, link.convention),
                       version_number=link.version.number, party_label=link.party.label,
                       signatory_name=link.party.signatory_name, document=link.version.html,
@@ -167,6 +176,7 @@ def signing_pdf(convention_id: str, token: str, settings: SettingsDep):
             link = check_link(session, keys, convention_id, token)
         except LinkRefused as refused:
             return refusal_page(refused.reason)
+        trace_link_read(session, link, "pdf")
         return Response(link.version.pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="convention-v{link.version.number}.pdf"',
             "Cache-Control": "no-store"})

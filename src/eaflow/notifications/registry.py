@@ -158,6 +158,10 @@ KINDS: dict[str, MailKind] = {k.name: k for k in (
            "attempts_count"}, "counsellor",
           "R17: six months at least without a link despite attempts over several channels; the counsellor "
           "examines the possible causes of the silence before anything is decided."),
+    _kind("quarterly_report_archived",
+          {"manager_name", "period_start", "period_end", "version", "sha256", "page_url", "download_url"},
+          "platform managers", "R20: the quarter's report was computed and archived as an immutable snapshot "
+          "(services/report_snapshots.py); its period, version, SHA-256 and links, no figure."),
     _kind("password_link", {"recipient_name", "email", "link_url", "validity", "expires_at", "welcome",
                             "sign_in_url"}, "account holder",
           "A one-use link to choose one's password: for a new account (`welcome`), or after an administrator "
@@ -180,7 +184,8 @@ class StaffMail:
 # (to a person, an employer, a prescriber, a convention party, an account holder) never depends on a
 # preference. A kind is mandatory when it carries a deadline a rule fixes and that no one else would
 # watch: the CDAPH to inform (R2), the quarterly interview coming due and overdue (R12), an exit that
-# only a manager may decide (R18), rights about to end and the delay to appeal a refusal (R19).
+# only a manager may decide (R18), rights about to end and the delay to appeal a refusal (R19), the
+# quarterly report archived for the funders (R20).
 # The weekly digest is not in the table: it is where a counsellor who turns single mails off reads
 # their tasks, so it is always sent (when it has something to say).
 _C, _M, _CM = ("counsellor",), ("manager",), ("counsellor", "manager")
@@ -193,6 +198,7 @@ STAFF_MAILS: dict[str, StaffMail] = {
     "convention_platform_to_sign": StaffMail(_M, "Convention à signer pour la plateforme"),
     "exit_to_approve": StaffMail(_M, "Proposition de sortie à valider", "R18"),
     "interview_overdue": StaffMail(_M, "Entretien trimestriel en retard", "R12"),
+    "quarterly_report_archived": StaffMail(_M, "Rapport trimestriel archivé", "R20"),
     "task_reminder": StaffMail(_CM, "Rappel d'une tâche ouverte", in_digest=True),
     "admission_counsellor": StaffMail(_C, "Nouvelle personne à accompagner", in_digest=True),
     "convention_to_draft": StaffMail(_C, "Convention individuelle à rédiger", in_digest=True),
@@ -372,6 +378,12 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "convention_signed": {
         "recipient_name": "Camille Durand", "version_number": 1, "signed_on": date(2026, 12, 3),
         "content_hash": "3f7a" * 16, "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
+    },
+    "quarterly_report_archived": {
+        "manager_name": "Marc Weber", "period_start": date(2026, 10, 1), "period_end": date(2026, 12, 31),
+        "version": 1, "sha256": "9c1e" * 16, "page_url": "http://127.0.0.1:8000/indicateurs",
+        "download_url": "http://127.0.0.1:8000/indicateurs/archives/12?format=xlsx",
+        "platform_name": "Plateforme emploi accompagné du Bas-Rhin",
     },
     "password_link": {
         "recipient_name": "Nadia Lefèvre", "email": "nadia.lefevre@plateforme67.fr",

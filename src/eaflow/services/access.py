@@ -78,7 +78,7 @@ def visible_task(session: Session, user: User, task_id: str) -> Task:
 # the managers, not the journey's history of steps and decisions (R21) that a counsellor reads.
 READ_ACTIONS = ("journey_read", "history_read", "convention_read", "contacts_read", "employment_read",
                 "signature_scan_read", "prescription_read", "journal_read", "journey_listed", "task_read",
-                "intensity_read", "waiting_list_read")
+                "intensity_read", "waiting_list_read", "person_exported")
 
 
 def audit_read(session: Session, journey_id: str, user: User, what: str, detail: dict | None = None) -> None:

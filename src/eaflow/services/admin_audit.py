@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from eaflow.store.models import AuditEvent
 
 ACTIONS = ("user_created", "user_changed", "user_disabled", "user_enabled", "password_link_sent", "password_set",
-           "platform_changed", "mail_preferences_changed", "operator_added")
+           "platform_changed", "mail_preferences_changed", "operator_added",
+           "platform_resources_declared")
 
 
 def audit_account(session: Session, action: str, *, actor_id: str | None, platform_id: str | None,

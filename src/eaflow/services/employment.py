@@ -13,7 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
-from eaflow import employment
+from eaflow import employment, profile
 from eaflow.services.access import audit_read, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -51,6 +51,13 @@ class EpisodeEmployer(_Body):
                                          "self_employed": "Travailleur non salarié (à son compte)"}))
     siret: Optional[str] = Field(None, pattern=r"^\d{14}$", title="SIRET",
                                  description="Les 14 chiffres du SIRET de l'établissement, sans espace")
+    naf_section: Optional[Literal[tuple(profile.NAF_SECTIONS)]] = Field(
+        None, title="Secteur d'activité (section NAF)",
+        description="La section de la nomenclature d'activités française (INSEE), pour les indicateurs",
+        json_schema_extra=choice_labels(profile.NAF_SECTIONS))
+    size_band: Optional[Literal[tuple(profile.SIZE_BANDS)]] = Field(
+        None, title="Taille de l'employeur", description="L'effectif salarié de l'employeur, pour les indicateurs",
+        json_schema_extra=choice_labels(profile.SIZE_BANDS))
 
 
 class OpenEpisode(_Body):
@@ -111,7 +118,8 @@ def episode_view(episode: EmploymentEpisode) -> dict[str, Any]:
     reason = employment.END_REASONS.get(episode.end_reason or "")
     return {
         "id": episode.id,
-        "employer": {"name": episode.employer_name, "type": episode.employer_type, "siret": episode.employer_siret},
+        "employer": {"name": episode.employer_name, "type": episode.employer_type, "siret": episode.employer_siret,
+                     "naf_section": episode.employer_naf_section, "size_band": episode.employer_size_band},
         "contract_type": episode.contract_type,
         "contract_label": employment.CONTRACT_LABELS.get(episode.contract_type, episode.contract_type),
         "working_hours": episode.working_hours, "started_on": episode.started_on, "ended_on": episode.ended_on,
@@ -144,6 +152,7 @@ def _open(settings, user: User, journey_id: str, body: OpenEpisode) -> tuple[dic
             episode, created, journey = store.open_episode(
                 session, journey_id, actor_id=user.id, employer_name=body.employer.name,
                 employer_type=body.employer.type, employer_siret=body.employer.siret,
+                employer_naf_section=body.employer.naf_section, employer_size_band=body.employer.size_band,
                 contract_type=body.contract_type, working_hours=body.working_hours, started_on=body.started_on)
         except store.EmploymentRefused as refused:
             raise _refusal(refused) from refused

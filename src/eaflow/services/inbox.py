@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from eaflow.activities.assignment import caseload_of
 from eaflow.services import roles
-from eaflow.services.access import audit_read, task_filter, visible_task
+from eaflow.services.access import audit_read, audit_reads, task_filter, visible_task
 from eaflow.services.convention import draft_facts
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -109,11 +109,13 @@ def list_tasks(settings: Settings, user: User, filters: TaskFilters, limit: int 
         names = user_names(session, page)
         # R22: the inbox is a work queue (which task, for whom, by when), not the file: its items carry
         # no outcome (a done task's evaluation needs or silence analysis), which only the traced read of
-        # one task (get_task) shows. So it writes no trace: one row per task at every look at the inbox
-        # would drown the managers' journal of who read which file.
+        # one task (get_task) shows. So the API's list, which names no one, writes no trace: one row per
+        # task at every look at the inbox would drown the managers' journal of who read which file. The
+        # pages' list shows the persons' names: one trace per person shown, as the waiting list does.
         items = [_without_outcome(task_view(session, t, with_schema=False, names=names)) for t in page]
         if with_person:
             _add_persons(session, items)
+            audit_reads(session, [item["journey_id"] for item in items], user, "journey_listed")
         return {"items": items, "next_cursor": _encode_cursor(rows[limit - 1]) if len(rows) > limit else None}
 
 

@@ -79,14 +79,18 @@ async def intake(settings: Settings, client: Client, user: User, body: IntakeReq
 
 
 def _forget(settings, journey_id: str) -> None:
+    """Undo an intake whose workflow did not start. The audit trail is append-only (migration 0015)
+    except for the rows of a journey that no longer exists: the journey goes first, then its rows."""
     with db_scope(settings) as session:
-        for model in (Person, AuditEvent):
-            for row in session.exec(select(model).where(model.journey_id == journey_id)).all():
-                session.delete(row)
+        for person in session.exec(select(Person).where(Person.journey_id == journey_id)).all():
+            session.delete(person)
         session.flush()
         journey = session.get(Journey, journey_id)
         if journey is not None:
             session.delete(journey)
+            session.flush()
+        for event in session.exec(select(AuditEvent).where(AuditEvent.journey_id == journey_id)).all():
+            session.delete(event)
 
 
 def list_journeys(settings: Settings, user: User, *, state: str | None = None, counsellor_id: str | None = None,
@@ -202,6 +206,7 @@ def caseload(settings: Settings, user: User, *, q: str | None = None, state: str
             .where(Task.status == "open", Task.journey_id.in_([journey.id for journey, _ in rows]))
             .group_by(Task.journey_id)).all()) if rows else {}
         counsellors = names_of(session, {journey.counsellor_id for journey, _ in rows if journey.counsellor_id})
+        audit_reads(session, [journey.id for journey, _ in rows], user, "journey_listed")  # R22: names listed
     items = []
     for journey, person in rows:
         deadlines = [(when, what) for when, what in (

@@ -140,6 +140,16 @@ WORDS: dict[str, tuple[str, dict[str, Line]]] = {
         "password_link_validity": Line("Un lien pour choisir son mot de passe (nouveau compte ou réinitialisation) "
                                        "ne sert qu'une fois, dans ce délai."),
     }),
+    "personal_data": ("Données personnelles (R22)", {
+        "retention_after_exit": Line("R22 : les données personnelles d'un dossier clos (identité, coordonnées, notes, "
+                                     "documents, scans) sont gardées ce temps après la sortie ou le transfert, puis "
+                                     "anonymisées ; les indicateurs gardent ce qu'ils comptent, sans nommer personne."),
+    }),
+    "reports": ("Rapports trimestriels (R20)", {
+        "snapshot_delay_days": Line("R20 : le rapport du trimestre écoulé est calculé, archivé et envoyé aux responsables "
+                                    "ce nombre de jours après la fin du trimestre (à 6 h), le temps que les dernières "
+                                    "saisies soient faites.", _count("jour", "jours")),
+    }),
     "workflow": ("Fonctionnement des parcours", {
         "history_event_limit": Line("Un parcours repart sur un historique neuf quand le sien atteint ce nombre "
                                     "d'événements.", _count("événement", "événements")),

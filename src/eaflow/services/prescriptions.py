@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from eaflow.services import roles
-from eaflow.services.access import audit_read
+from eaflow.services.access import audit_read, audit_reads
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
@@ -50,6 +50,7 @@ def my_prescriptions(settings: Settings, user: User) -> list[dict[str, Any]]:
                             .where(Journey.prescriber_id == user.id)
                             .order_by(Journey.prescribed_on.desc(), Journey.created_at.desc())
                             .limit(LIST_LIMIT)).all()
+        audit_reads(session, [journey.id for journey, _ in rows], user, "journey_listed")  # R22: names listed
     return [outcome_view(journey, person) for journey, person in rows]
 
 

@@ -2,7 +2,9 @@
 the period asked for, the report, and its downloads, a CSV a French spreadsheet opens as it is (`;`
 separator, decimal comma, UTF-8 with a BOM) and an XLSX workbook (numbers as numeric cells).
 
-What each indicator counts is eaflow.indicators'. The report holds aggregates only (no person's name
+What each indicator counts is eaflow.indicators'. Every output goes through `indicators_report`, which
+masks the small numbers of the health and profile breakdowns (eaflow.small_numbers: "< 5", a text cell
+in the XLSX). The report holds aggregates only (no person's name
 or id, R22): reading it is not a read of anyone's file, so it writes no audit event.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from eaflow import indicators
+from eaflow import indicators, small_numbers
 from eaflow.notifications.registry import date_short
 from eaflow.services import roles
 from eaflow.services.db import db_scope
@@ -26,9 +28,14 @@ FORMATS = ("json", "csv", "xlsx")
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_COLUMNS = ("group", "indicator", "label", "value")
-# The XLSX has the CSV's columns, under French headers.
-XLSX_HEADERS = ("Groupe", "Indicateur", "Libellé", "Valeur")
-XLSX_SHEET = "Indicateurs"
+# The XLSX has one sheet per group, the CSV's columns but the group under French headers.
+XLSX_HEADERS = ("Indicateur", "Libellé", "Valeur")
+XLSX_SHEETS = {
+    "activity": "Activité",
+    "resources": "Ressources",
+    "distance_from_employment": "Éloignement de l'emploi",
+    "employment": "Emploi",
+}
 GROUP_LABELS = {
     "activity": "Activité",
     "resources": "Ressources",
@@ -110,7 +117,13 @@ def indicators_report(settings: Settings, user: User, start: Optional[date], end
         operator = operator or scope
         name = platform.name + (f" — {known[operator].name}" if operator else "")
         return Report(platform.id, name, platform.department, period,
-                      indicators.report(session, platform.id, period, operator_id=operator))
+                      published(session, platform.id, period, operator))
+
+
+def published(session, platform_id: str, period: indicators.Period, operator: Optional[str] = None) -> dict[str, Any]:
+    """The report as it leaves eaflow, to a page, a file or an archived snapshot: its small numbers
+    masked (eaflow.small_numbers)."""
+    return small_numbers.protect(indicators.report(session, platform_id, period, operator_id=operator))
 
 
 # ---------------------------------------------------------------------------------------- downloads
@@ -138,43 +151,38 @@ def title_of(report: Report) -> str:
             f"au {date_short(report.period.end)}")
 
 
-def _xlsx_value(row: indicators.Row) -> Any:
-    """Numbers stay numbers, the period's ends become dates, a missing value an empty cell."""
-    if row.group == "report" and row.indicator in ("from", "to"):
-        return date.fromisoformat(row.value)
-    return row.value
-
-
 def to_xlsx(report: Report) -> bytes:
-    """One sheet "Indicateurs": a title row (platform and period), the CSV's columns under French headers,
-    one row per indicator, columns sized to their content."""
+    """One sheet per group of §V.A.6 (XLSX_SHEETS: Activité, Ressources, Éloignement de l'emploi, Emploi):
+    a title row (platform and period), then the indicators of the group under French headers, one row
+    each, its figure a numeric cell (a masked small number "< 5" stays text), columns sized to their
+    content. The platform and the period are in every title and in the workbook's properties."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = XLSX_SHEET
+    workbook.remove(workbook.active)
     workbook.properties.title = title_of(report)
     workbook.properties.creator = "eaflow"
-    sheet.append((title_of(report),))
-    sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append(XLSX_HEADERS)
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    widths = [len(header) for header in XLSX_HEADERS]
-    for row in report.rows:
-        values = (row.group, row.indicator, row.label, _xlsx_value(row))
-        sheet.append(values)
-        for column, (cell, value) in enumerate(zip(sheet[sheet.max_row], values)):
-            if isinstance(value, str):
-                cell.data_type = "s"  # text, never a formula (a counsellor's name may start with "=")
-            elif isinstance(value, date):
-                cell.number_format = "DD/MM/YYYY"
-            widths[column] = max(widths[column], len(csv_value(value)) if not isinstance(value, date) else 10)
-    for letter, width in zip("ABCD", widths):
-        sheet.column_dimensions[letter].width = min(width + 2, 90)
-    sheet.freeze_panes = "A3"
-    sheet.auto_filter.ref = f"A2:D{sheet.max_row}"
+    rows = report.rows
+    for group in indicators.GROUPS:
+        sheet = workbook.create_sheet(XLSX_SHEETS[group])
+        sheet.append((f"{title_of(report)} — {XLSX_SHEETS[group]}",))
+        sheet["A1"].font = Font(bold=True, size=13)
+        sheet.append(XLSX_HEADERS)
+        for cell in sheet[2]:
+            cell.font = Font(bold=True)
+        widths = [len(header) for header in XLSX_HEADERS]
+        for row in (r for r in rows if r.group == group):
+            values = (row.indicator, row.label, row.value)
+            sheet.append(values)
+            for column, (cell, value) in enumerate(zip(sheet[sheet.max_row], values)):
+                if isinstance(value, str):
+                    cell.data_type = "s"  # text, never a formula (a counsellor's name may start with "=")
+                widths[column] = max(widths[column], len(csv_value(value)))
+        for letter, width in zip("ABC", widths):
+            sheet.column_dimensions[letter].width = min(max(width + 2, 12), 90)
+        sheet.freeze_panes = "A3"
+        sheet.auto_filter.ref = f"A2:C{max(sheet.max_row, 2)}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

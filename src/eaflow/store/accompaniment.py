@@ -13,6 +13,7 @@ from typing import Optional
 from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from eaflow import profile
 from eaflow.store.models import utcnow
 
 CONTACT_PLACES = ("service", "workplace", "home", "other")
@@ -101,6 +102,10 @@ class EmploymentEpisode(SQLModel, table=True):
         CheckConstraint(_one_of("contract_type", CONTRACT_TYPES), name="ck_employment_episode_contract_type"),
         CheckConstraint("ended_on IS NULL OR ended_on >= started_on", name="ck_employment_episode_dates"),
         CheckConstraint("(ended_on IS NULL) = (end_reason IS NULL)", name="ck_employment_episode_end_reason"),
+        CheckConstraint(_one_of("employer_naf_section", tuple(profile.NAF_SECTIONS)),
+                        name="ck_employment_episode_employer_naf_section"),
+        CheckConstraint(_one_of("employer_size_band", tuple(profile.SIZE_BANDS)),
+                        name="ck_employment_episode_employer_size_band"),
     )
 
     id: str = Field(primary_key=True)
@@ -108,6 +113,8 @@ class EmploymentEpisode(SQLModel, table=True):
     employer_name: str
     employer_type: str  # private | public | self_employed
     employer_siret: Optional[str] = None
+    employer_naf_section: Optional[str] = None  # A..U (eaflow.profile.NAF_SECTIONS), for the indicators (R20)
+    employer_size_band: Optional[str] = None  # eaflow.profile.SIZE_BANDS
     contract_type: str  # cdi | cdd | interim | alternance | pmsmp | stage | independent
     working_hours: Optional[str] = None  # e.g. "24 h / semaine"
     started_on: date

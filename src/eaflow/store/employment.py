@@ -59,7 +59,8 @@ def _audit(session: Session, episode: EmploymentEpisode, action: str, actor_id: 
 
 def open_episode(session: Session, journey_id: str, *, actor_id: str, employer_name: str, employer_type: str,
                  contract_type: str, started_on: date, employer_siret: Optional[str] = None,
-                 working_hours: Optional[str] = None) -> tuple[EmploymentEpisode, bool, Journey]:
+                 working_hours: Optional[str] = None, employer_naf_section: Optional[str] = None,
+                 employer_size_band: Optional[str] = None) -> tuple[EmploymentEpisode, bool, Journey]:
     """(the episode, whether it was created now, the journey). The same employer and start date as
     an open episode is a repeat of that opening: the existing episode comes back."""
     journey = _locked_journey(session, journey_id)
@@ -77,7 +78,8 @@ def open_episode(session: Session, journey_id: str, *, actor_id: str, employer_n
             raise EmploymentRefused("conflict", "Cet emploi a déjà été enregistré puis clôturé.")
     episode = EmploymentEpisode(
         id=f"emp-{uuid.uuid4().hex[:20]}", journey_id=journey_id, employer_name=employer_name,
-        employer_type=employer_type, employer_siret=employer_siret, contract_type=contract_type,
+        employer_type=employer_type, employer_siret=employer_siret, employer_naf_section=employer_naf_section,
+        employer_size_band=employer_size_band, contract_type=contract_type,
         working_hours=working_hours, started_on=started_on, opened_by=actor_id)
     session.add(episode)
     _audit(session, episode, "employment_opened", actor_id, {

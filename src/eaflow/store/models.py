@@ -11,6 +11,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from eaflow import profile
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -108,6 +110,7 @@ class Journey(SQLModel, table=True):
     exit_reason: Optional[str] = None  # R15: why the journey ended (written by the journey)
     exited_on: Optional[date] = None
     transferred_from: Optional[str] = None  # R15: the journey of the sending platform, after a move
+    anonymised_at: Optional[datetime] = None  # R22: when its personal data went, after the retention
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -156,12 +159,27 @@ class CounsellorAssignment(SQLModel, table=True):
 class SharedEvaluation(SQLModel, table=True):
     """R9: the shared evaluation of the situation after admission."""
 
+    __table_args__ = tuple(
+        CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=f"ck_sharedevaluation_{column}")
+        for column, values in (("disability_nature", profile.DISABILITY_NATURES),
+                               ("education_level", profile.EDUCATION_LEVELS),
+                               ("status_at_entry", profile.STATUSES_AT_ENTRY))) + (
+        CheckConstraint("months_without_employment >= 0", name="ck_sharedevaluation_months_without_employment"),
+        CheckConstraint("lifetime_employment_years >= 0", name="ck_sharedevaluation_lifetime_employment_years"))
+
     journey_id: str = Field(primary_key=True, foreign_key="journey.id")
     evaluated_on: date
     wishes: str
     needs: str
     resources: str
     employer_expectations: Optional[str] = None
+    # The profile at entry for the indicators (eaflow.profile, R20 §V.A.6 3°): optional, null = not recorded.
+    disability_nature: Optional[str] = None
+    months_without_employment: Optional[int] = None
+    lifetime_employment_years: Optional[float] = None
+    education_level: Optional[str] = None
+    status_at_entry: Optional[str] = None
+    medico_social_support: Optional[list[str]] = Field(default=None, sa_column=Column(JSON))
     recorded_by: str
     recorded_at: datetime = Field(default_factory=utcnow)
 
@@ -245,6 +263,9 @@ class AuditEvent(SQLModel, table=True):
     action: str
     detail: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON))
     step_key: Optional[str] = Field(default=None, unique=True)
+    # R22: when the anonymisation of a closed file struck the free texts out of `detail`: the one
+    # change the database lets through, once, leaving who did what and when (migration 0017).
+    redacted_at: Optional[datetime] = None
 
 
 class MailOutbox(SQLModel, table=True):
@@ -268,3 +289,5 @@ class MailOutbox(SQLModel, table=True):
 import eaflow.store.accompaniment  # noqa: E402,F401  (contacts, intensity, employment: R11, R13, R16)
 import eaflow.store.accounts  # noqa: E402,F401  (sign-in attempts, saved inbox views)
 import eaflow.store.convention  # noqa: E402,F401  (registers the convention tables, R10)
+import eaflow.store.resources  # noqa: E402,F401  (the platform's declared resources, R20 group 2)
+import eaflow.store.reports  # noqa: E402,F401  (the quarterly reports' immutable snapshots, R20)

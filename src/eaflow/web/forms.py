@@ -392,6 +392,8 @@ class _Reader:
         if kind == "multi":
             items, _ = _node(node.get("items", {}), self.root)
             chosen = [_choice(items, raw) for raw in self.all(path) if raw != ""]
+            if not chosen and nullable and not required:
+                return _LEFT_OUT  # an optional list of choices, none ticked: not recorded
             return chosen, chosen == (node.get("default") or [])
         if kind == "lines":
             lines = [line.strip() for raw in self.all(path) for line in raw.splitlines() if line.strip()]

@@ -1,6 +1,7 @@
 """/indicateurs "Indicateurs" (managers only): the quarterly steering indicators of the platform (R20)
 as tables grouped as the report is, three charts drawn on the server, a period picker (a calendar
-quarter or two dates), and the report as CSV or XLSX (`/indicateurs/telecharger`).
+quarter or two dates), and the report as CSV or XLSX (`/indicateurs/telecharger`); below, the archived
+quarterly reports (R20 snapshots) with their hash, each downloadable as stored (`/indicateurs/archives/<id>`).
 
 The period, the report and its files are eaflow.services.reports' (the API's too); this module only
 reads the form and lays the figures out. Anyone but a manager gets the French 404 page.
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from eaflow import indicators
-from eaflow.services import operators, reports, roles
+from eaflow.services import operators, report_snapshots, reports, roles
 from eaflow.services.refusals import Refusal
 from eaflow.web.indicator_charts import Bar, bar_chart, caseload_chart, number_fr
 from eaflow.web.rendering import PAGE_HEADERS, render_page
@@ -187,7 +188,27 @@ def indicators_page(request: Request, visitor: VisitorDep, annee: Optional[str] 
         counsellor_columns=charts[1]["columns"], counsellor_rows=charts[1]["rows"],
         downloads={"csv": _download_url("csv", report.period, operateur),
                    "xlsx": _download_url("xlsx", report.period, operateur)},
-        **context)
+        archives=_archives(settings, visitor.user), **context)
+
+
+def _archives(settings, user) -> list[dict[str, Any]]:
+    """The archived quarterly reports (R20), for the chef de file's managers; none for the others."""
+    try:
+        return report_snapshots.list_snapshots(settings, user)
+    except Refusal as refusal:
+        if refusal.status != 403:
+            raise
+        return []
+
+
+@router.get("/indicateurs/archives/{snapshot_id:int}")
+def download_archive(request: Request, visitor: VisitorDep, snapshot_id: int, format: str = "xlsx"):
+    """One archived report, exactly as stored (the link of the quarterly mail)."""
+    _managers_only(visitor)
+    if format not in reports.FORMATS:
+        raise Refusal(404, NOT_FOUND)
+    file = report_snapshots.download(request.app.state.settings, visitor.user, snapshot_id, format)
+    return Response(file.content, media_type=file.media_type, headers={**PAGE_HEADERS, **file.headers})
 
 
 @router.get("/indicateurs/telecharger")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from eaflow.activities.notify import CHANNEL_LABELS, SITUATION_LABELS
-from eaflow.services import audit, contacts, convention, employment, journeys, roles
+from eaflow.services import audit, contacts, convention, employment, journeys, person_export, roles
 from eaflow.services.refusals import Refusal
 from eaflow.store.models import CLOSED_STATES
 from eaflow.web import forms
@@ -19,7 +19,7 @@ from eaflow.web.charts import intensity_chart, month_label
 from eaflow.web.rendering import render_page
 from eaflow.web.routing import PageRoute
 from eaflow.web.session import Visitor, signed_in
-from eaflow.web.timeline import describe_event
+from eaflow.web.timeline import ACTION_LABELS, describe_event
 from eaflow.workflows.task_kinds import ContactFields
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -73,6 +73,17 @@ def convention_pdf(journey_id: str, request: Request, visitor: VisitorDep,
     document = convention.convention_document(request.app.state.settings, visitor.user, journey_id, version)
     return Response(document.pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{document.pdf_name}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/parcours/{journey_id}/export.{format}")
+def export_page(journey_id: str, format: str, request: Request, visitor: VisitorDep):
+    """R22, GDPR art. 15: the person's whole file to hand over, for the platform's managers (404 otherwise)."""
+    if visitor.user.role not in roles.MANAGERS or format not in person_export.FORMATS:
+        raise Refusal(404, "Cette page n'existe pas.")
+    export = person_export.export_file(request.app.state.settings, visitor.user, journey_id, format, ACTION_LABELS)
+    return Response(export.content, media_type=export.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"', "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
 
 

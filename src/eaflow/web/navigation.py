@@ -25,6 +25,7 @@ MENUS: dict[str, tuple[Link, ...]] = {
         Link("/equipe", "Équipe", ("/equipe",)),
         Link("/personnes", "Personnes", ("/personnes", "/parcours")),
         Link("/indicateurs", "Indicateurs", ("/indicateurs",)),
+        Link("/ressources", "Ressources", ("/ressources",)),
         Link("/preferences", "Mes préférences", ("/preferences",)),
     ),
     "prescriber": (

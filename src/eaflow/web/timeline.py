@@ -77,6 +77,8 @@ ACTION_LABELS: dict[str, str] = {
     "task_read": "Tâche consultée",
     "intensity_read": "Intensité de l'accompagnement consultée",
     "waiting_list_read": "Liste d'attente consultée",
+    "person_exported": "Dossier exporté pour la personne (RGPD, droit d'accès)",
+    "personal_data_anonymised": "Données personnelles anonymisées après la durée de conservation (R22)",
 }
 ACTORS = {"timer": "échéance automatique", "system": "eaflow", "link": "lien de signature"}
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
+from eaflow import profile
 from eaflow.workflows.field_errors import FieldValueError, field_errors
 
 
@@ -26,6 +27,14 @@ def choice_labels(labels: Mapping[str, str]) -> Callable[[dict[str, Any]], None]
     def publish(schema: dict[str, Any]) -> None:
         target = next((branch for branch in schema.get("anyOf", ()) if "enum" in branch), schema)
         target["oneOf"] = [{"const": value, "title": labels[value]} for value in target["enum"]]
+    return publish
+
+
+def _item_labels(labels: Mapping[str, str]) -> Callable[[dict[str, Any]], None]:
+    """`choice_labels` for a list of choices: the labels go on its items' schema."""
+    def publish(schema: dict[str, Any]) -> None:
+        array = next((branch for branch in schema.get("anyOf", ()) if branch.get("type") == "array"), schema)
+        choice_labels(labels)(array["items"])
     return publish
 
 
@@ -101,8 +110,43 @@ class SharedEvaluationOutcome(_Outcome):
                            description="Ce sur quoi la personne peut s'appuyer : compétences, entourage, aides")
     employer_expectations: str | None = Field(None, max_length=5000, title="Attentes de l'employeur",
                                               description="Si la personne est en emploi : ce qu'attend l'employeur")
+    # The profile at entry (eaflow.profile), for the funders' indicators (R20, §V.A.6 3°): optional.
+    disability_nature: Literal[tuple(profile.DISABILITY_NATURES)] | None = Field(
+        None, title="Nature du handicap (indicateurs)",
+        description="Pour les indicateurs des financeurs, chiffres agrégés seulement ; laissez vide si la "
+                    "personne ne souhaite pas le dire",
+        json_schema_extra=choice_labels(profile.DISABILITY_NATURES))
+    months_without_employment: int | None = Field(
+        None, ge=0, le=profile.MAX_MONTHS_WITHOUT_EMPLOYMENT, title="Durée sans emploi avant l'entrée (en mois)",
+        description="Depuis la fin du dernier emploi ; 0 si la personne est en emploi")
+    lifetime_employment_years: float | None = Field(
+        None, ge=0, le=profile.MAX_EMPLOYMENT_YEARS,
+        title="Durée totale en emploi sur la vie professionnelle (en années, estimation)",
+        description="Tous emplois confondus, par exemple 2,5 ; 0 si la personne n'a jamais travaillé")
+    education_level: Literal[tuple(profile.EDUCATION_LEVELS)] | None = Field(
+        None, title="Niveau de formation initiale",
+        description="Le plus haut diplôme obtenu, selon la nomenclature nationale des niveaux de diplôme",
+        json_schema_extra=choice_labels(profile.EDUCATION_LEVELS))
+    status_at_entry: Literal[tuple(profile.STATUSES_AT_ENTRY)] | None = Field(
+        None, title="Statut administratif à l'entrée", description="La situation de la personne à son entrée",
+        json_schema_extra=choice_labels(profile.STATUSES_AT_ENTRY))
+    medico_social_support: list[Literal[tuple(profile.MEDICO_SOCIAL_SUPPORTS)]] | None = Field(
+        None, max_length=len(profile.MEDICO_SOCIAL_SUPPORTS), title="Accompagnement médico-social complémentaire",
+        description="Un ou plusieurs ; « Aucun » seul si la personne n'en a pas",
+        json_schema_extra=_item_labels(profile.MEDICO_SOCIAL_SUPPORTS))
 
     _strip = field_validator("wishes", "needs", "resources")(_not_blank)
+
+    @field_validator("medico_social_support")
+    @classmethod
+    def _supports_are_distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if len(set(value)) != len(value):
+            raise ValueError("chaque accompagnement ne peut être coché qu'une fois")
+        if profile.NO_SUPPORT in value and len(value) > 1:
+            raise ValueError("« Aucun » ne va pas avec un autre accompagnement")
+        return value or None
 
 
 class Signatory(_Outcome):
