@@ -207,11 +207,14 @@ def test_r22_anonymised_past_retention_only_and_indicators_unchanged(files, plat
 def test_r22_years_later_every_closed_file_is_anonymised_and_no_open_one(files, platform):
     figures = report(files, platform)
     done = personal_data.purge(files, NATIONAL_DEFAULTS, date(2040, 1, 1))
-    assert sorted(job.journey_id for job in done) == sorted(CLOSED)
+    # The closed files, and j-f: a prescription refused at intake, its retention run from the refusal.
+    assert sorted(job.journey_id for job in done) == sorted((*CLOSED, "j-f"))
+    assert next(job for job in done if job.journey_id == "j-f").line().startswith("j-f — refusé le ")
     with files() as session:
         assert session.get(Person, "j-g").last_name == ""  # transferred: the sending platform's copy goes
+        assert session.get(Journey, "j-f").anonymised_at is not None
         assert session.get(Person, "j-a").last_name == "Dubois"
-        for journey_id in OPEN + ("j-f",):  # j-f refused: outside this purge
+        for journey_id in OPEN:
             assert session.get(Journey, journey_id).anonymised_at is None
     assert report(files, platform) == figures
 

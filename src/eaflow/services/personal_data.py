@@ -3,9 +3,9 @@
 personal data is anonymised: what names or describes the person goes, what the indicators count
 (R20) stays, naming no one.
 
-Which journeys: those exited or transferred at least the retention ago (`exited_on`), not yet
-anonymised. Any other journey is never touched: one still open, one exited more recently, one
-refused (see the README: a refused prescription is outside this first purge).
+Which journeys: those exited or transferred at least the retention ago (`exited_on`), and the
+prescriptions refused at intake (R1, R3, R5) the retention after their refusal, not yet anonymised.
+Any other journey is never touched: one still open, one closed more recently.
 
 What goes (`deletions` lists it, in French, for `eaflow personal-data purge --dry-run`):
 - the identity: names, birth date (its year is kept), e-mail, phone, legal representative, the
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_
 from sqlmodel import Session, select
 
 from eaflow.durations import Duration
@@ -49,10 +49,13 @@ from eaflow.store.convention import (
     Signature,
     SignatureScan,
 )
-from eaflow.store.models import AuditEvent, ExitProcedure, Journey, MailOutbox, Person, SharedEvaluation, Task
+from eaflow.store.models import (
+    AuditEvent, ExitProcedure, Journey, MailOutbox, Person, SharedEvaluation, Task, aware,
+)
 
 # Closed files whose data the purge takes, once the retention has run from `exited_on`.
 PURGED_STATES = ("exited", "transferred")
+REFUSED = "refused"  # a prescription refused at intake (R1, R3, R5): its retention runs from the refusal
 ACTION = "personal_data_anonymised"
 # What a free text that must stay non-empty becomes (a statement R5 asks for was made: it stays made).
 ANONYMISED = "(anonymisé)"
@@ -70,6 +73,14 @@ def retention(policy: Policy) -> Duration:
     return Duration.parse(policy.personal_data.retention_after_exit)
 
 
+def closed_on(journey: Journey) -> date | None:
+    """When the file closed: its exit or transfer (`exited_on`); for a prescription refused at intake,
+    the day of the refusal (a refused journey is written once more, then never: its `updated_at`)."""
+    if journey.state == REFUSED:
+        return aware(journey.updated_at).date()
+    return journey.exited_on if journey.state in PURGED_STATES else None
+
+
 def anonymise_on(exited_on: date, policy: Policy) -> date:
     """The first day a file closed on `exited_on` is anonymised."""
     return retention(policy).from_date(exited_on)
@@ -78,9 +89,11 @@ def anonymise_on(exited_on: date, policy: Policy) -> date:
 def due_journeys(session: Session, policy: Policy, today: date) -> list[Journey]:
     """The closed journeys whose retention has run out on `today`, not anonymised yet, oldest exit first."""
     rows = session.exec(select(Journey).where(
-        Journey.state.in_(PURGED_STATES), Journey.exited_on.is_not(None), Journey.exited_on <= today,
+        or_(and_(Journey.state.in_(PURGED_STATES), Journey.exited_on <= today), Journey.state == REFUSED),
         Journey.anonymised_at.is_(None)).order_by(Journey.exited_on, Journey.id)).all()
-    return [journey for journey in rows if anonymise_on(journey.exited_on, policy) <= today]
+    due = [journey for journey in rows if closed_on(journey) is not None
+           and anonymise_on(closed_on(journey), policy) <= today]
+    return sorted(due, key=lambda journey: (closed_on(journey), journey.id))
 
 
 # ------------------------------------------------------------------------------ what would go
@@ -102,7 +115,8 @@ class Anonymisation:
     def line(self) -> str:
         """The dry run's line: the journey, its exit, what would go."""
         what = " ; ".join(self.deletions) or "aucune donnée personnelle restante"
-        return f"{self.journey_id} — sorti le {self.exited_on.isoformat()} — {what}"
+        closed = "refusé" if self.state == REFUSED else "sorti"
+        return f"{self.journey_id} — {closed} le {self.exited_on.isoformat()} — {what}"
 
     def view(self) -> dict[str, Any]:
         return {"journey_id": self.journey_id, "state": self.state, "exited_on": self.exited_on.isoformat(),
@@ -134,7 +148,7 @@ def _set(row: Any, session: Session, **values: Any) -> Callable[[], None]:
 
 def plan(session: Session, journey: Journey) -> Anonymisation:
     """What anonymising `journey` deletes; nothing is changed until `apply`."""
-    job = Anonymisation(journey.id, journey.state, journey.exited_on)
+    job = Anonymisation(journey.id, journey.state, closed_on(journey))
     _plan_identity(session, journey, job)
     _plan_accompaniment(session, journey, job)
     _plan_convention(session, journey, job)
@@ -294,8 +308,8 @@ def anonymise(session: Session, journey_id: str, policy: Policy, today: date, no
     """Anonymise one journey if it is still due on `today` (checked again under its row lock: a
     journey reopened or already anonymised meanwhile is left alone); what was deleted, or None."""
     journey = lock_journey(session, journey_id)
-    if journey.anonymised_at is not None or journey.state not in PURGED_STATES or journey.exited_on is None \
-            or anonymise_on(journey.exited_on, policy) > today:
+    if journey.anonymised_at is not None or closed_on(journey) is None \
+            or anonymise_on(closed_on(journey), policy) > today:
         return None
     job = plan(session, journey)
     apply(session, job, policy, now)
