@@ -61,7 +61,7 @@ async def test_every_page_of_the_other_workspaces_is_accessible_and_fits_a_phone
     by_role = {
         MANAGER: {"waiting-list": "/liste-attente", "team": "/equipe", "team-one":
                   f"/equipe?conseiller={platform.counsellor}", "validations": "/validations",
-                  "decision": f"/taches/{decision['id']}", "indicators": "/indicateurs",
+                  "decision": f"/taches/{decision['id']}", "indicators": "/indicateurs", "resources": "/ressources",
                   "journal": f"/parcours/{journey_id}/journal", "change": f"/parcours/{journey_id}/conseiller"},
         PRESCRIBER: {"prescriptions": "/prescriptions", "new-prescription": "/prescriptions/nouvelle",
                      "prescription": f"/prescriptions/{waiting.json()['id']}"},
