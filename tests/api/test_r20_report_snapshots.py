@@ -135,14 +135,25 @@ def test_r20_the_database_refuses_to_change_or_remove_a_snapshot(settings, platf
         assert session.get(ReportSnapshot, snapshot_id).sha256 == snapshot.sha256
 
 
-async def test_r20_snapshots_are_the_whole_platforms_a_manager_of_another_operator_sees_none(plain_api, settings,
-                                                                                          platform):
+async def test_r20_a_co_porteurs_manager_archives_and_reads_their_operators_part_only(plain_api, settings, platform):
     from tests.api.test_operators import MANAGER_B, add_operator
 
-    await add_operator(plain_api, settings, platform)
-    created = (await plain_api.request("POST", URL, MANAGER, json=PERIOD)).json()
-    for method, url in (("GET", URL), ("POST", URL), ("GET", f"{URL}/{created['id']}")):
-        refused = await plain_api.request(method, url, MANAGER_B, json=PERIOD)
-        assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+    operator_b = await add_operator(plain_api, settings, platform)
+    whole = (await plain_api.request("POST", URL, MANAGER, json=PERIOD)).json()
+    assert whole["operator"] is None
+    # The co-porteur's manager corrects their operator's part, never the platform's nor another's.
+    own = await plain_api.request("POST", URL, MANAGER_B, json=PERIOD)
+    assert own.status_code == 201, own.text
+    assert own.json()["operator"] == operator_b and own.json()["version"] == 1
+    other = await plain_api.request("POST", URL, MANAGER_B, json={**PERIOD, "operator": "op-35"})
+    assert other.status_code == 403 and other.headers["content-type"] == "application/problem+json"
+    assert [s["operator"] for s in (await plain_api.request("GET", URL, MANAGER_B)).json()] == [operator_b]
+    assert (await plain_api.request("GET", f"{URL}/{whole['id']}", MANAGER_B)).status_code == 404
+    part = await plain_api.request("GET", f"{URL}/{own.json()['id']}", MANAGER_B)
+    assert part.status_code == 200 and part.json()["operator"] == operator_b
+    # The chef de file's manager reads both, the platform's first.
+    assert [s["operator"] for s in (await plain_api.request("GET", URL, MANAGER)).json()] == [None, operator_b]
+    unknown = await plain_api.request("POST", URL, MANAGER, json={**PERIOD, "operator": "op-x"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "operator"
     with session_scope(settings.db_url) as session:
-        assert len(session.exec(select(ReportSnapshot)).all()) == 1
+        assert len(session.exec(select(ReportSnapshot)).all()) == 2

@@ -66,6 +66,36 @@ async def test_r20_the_quarterly_report_is_archived_and_mailed_once(time_skippin
     assert snapshot.sha256 in body and f"/indicateurs/archives/{snapshot.id}" in body and "Bonjour" in body
 
 
+async def test_r20_with_co_porteurs_each_operators_part_is_archived_and_mailed_to_its_managers(
+        time_skipping_env, settings, platform, smtp_server):
+    from eaflow import accounts
+    from eaflow.store.models import Operator
+
+    with session_scope(settings.db_url) as session:
+        session.add(Operator(id="op-sud", platform_id=platform.platform_id, name="Handi-Emploi Sud"))
+        session.flush()
+        accounts.create_user(session, "resp-sud@test.fr", "manager", "mot-de-passe-assez-long",
+                             platform_id=platform.platform_id, operator="op-sud")
+    client = time_skipping_env.client
+    with time_skipping_env.auto_time_skipping_disabled():
+        async with Worker(client, task_queue=settings.task_queue, workflows=[QuarterlyReport],
+                          activities=ReportActivities(settings).all()):
+            for _ in range(2):  # run twice: still one snapshot of each, one mail each
+                await client.execute_workflow(QuarterlyReport.run, id=f"quarterly-{uuid.uuid4().hex[:8]}",
+                                              task_queue=settings.task_queue, result_type=QuarterlyReportResult)
+    with session_scope(settings.db_url) as session:
+        snapshots = session.exec(select(ReportSnapshot).where(
+            ReportSnapshot.platform_id == platform.platform_id)).all()
+        assert sorted((s.operator_id or "", s.version) for s in snapshots) == [("", 1), ("op-35", 1), ("op-sud", 1)]
+        by_operator = {s.operator_id: s for s in snapshots}
+        mails = session.exec(select(MailOutbox).where(MailOutbox.kind == "quarterly_report_archived")).all()
+        assert sorted(m.recipient for m in mails) == ["manager@test.fr", "resp-sud@test.fr"]
+    messages = {m["To"]: m.get_content() for m in await smtp_server.wait_for(2)}
+    # The chef de file's manager gets the platform's report, the co-porteur's manager their operator's.
+    assert f"/indicateurs/archives/{by_operator[None].id}" in messages["manager@test.fr"]
+    assert f"/indicateurs/archives/{by_operator['op-sud'].id}" in messages["resp-sud@test.fr"]
+
+
 def _policy(delay: int) -> Policy:
     return Policy(reports=ReportsPolicy(snapshot_delay_days=delay))
 

@@ -20,6 +20,7 @@ from temporalio import activity
 from eaflow import indicators
 from eaflow.activities.registry import _heartbeating
 from eaflow.notifications.outbox import deliver
+from eaflow.services.operators import operator_scope, operators_of
 from eaflow.services.report_snapshots import store_first_version
 from eaflow.settings import Settings
 from eaflow.store.db import session_scope
@@ -68,15 +69,22 @@ class ReportActivities:
 
             def archive(session: Session) -> tuple[ArchiveOutcome, list[tuple[str, str, dict[str, Any]]]]:
                 snapshot, stored = store_first_version(session, request.platform_id, period)
+                # With co-porteurs, each operator's part too: what its managers read (services/operators.py).
+                operators = operators_of(session, request.platform_id)
+                parts = {o.id: store_first_version(session, request.platform_id, period, o.id)[0]
+                         for o in operators} if len(operators) > 1 else {}
                 platform = session.get(Platform, request.platform_id)
                 base = self.settings.public_url
-                mails = [(m.id, m.email, {
-                    "manager_name": m.display_name or m.email, "period_start": period.start,
-                    "period_end": period.end, "version": snapshot.version, "sha256": snapshot.sha256,
-                    "page_url": f"{base}/indicateurs",
-                    "download_url": f"{base}/indicateurs/archives/{snapshot.id}?format=xlsx",
-                    **({"platform_name": platform.name} if platform else {}),
-                }) for m in managers_of(session, request.platform_id)]
+                mails = []
+                for m in managers_of(session, request.platform_id):
+                    theirs = parts.get(operator_scope(session, m), snapshot)
+                    mails.append((m.id, m.email, {
+                        "manager_name": m.display_name or m.email, "period_start": period.start,
+                        "period_end": period.end, "version": theirs.version, "sha256": theirs.sha256,
+                        "page_url": f"{base}/indicateurs",
+                        "download_url": f"{base}/indicateurs/archives/{theirs.id}?format=xlsx",
+                        **({"platform_name": platform.name} if platform else {}),
+                    }))
                 return ArchiveOutcome(snapshot_id=snapshot.id, version=snapshot.version, stored=stored), mails
 
             outcome, mails = await self._db(archive)

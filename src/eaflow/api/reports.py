@@ -52,6 +52,8 @@ class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     start: Optional[date] = Field(None, alias="from", description="first day (YYYY-MM-DD)")
     end: Optional[date] = Field(None, alias="to", description="last day, included")
+    operator: Optional[str] = Field(None, max_length=64, description="one operator's part (its id); default: the "
+                                                                     "whole platform, or the manager's operator")
 
 
 @router.get("/api/v1/reports", summary="The platform's archived quarterly reports (R20)")
@@ -61,7 +63,7 @@ def list_reports(settings: SettingsDep, user: ManagerDep):
 
 @router.post("/api/v1/reports", status_code=201, summary="Archive a corrected version of a period's report (R20)")
 def correct_report(settings: SettingsDep, user: ManagerDep, body: CorrectionIn):
-    return report_snapshots.correct(settings, user, body.start, body.end)
+    return report_snapshots.correct(settings, user, body.start, body.end, body.operator)
 
 
 @router.get("/api/v1/reports/{snapshot_id:int}", summary="One archived report, exactly as stored (R20)")

@@ -192,13 +192,9 @@ def indicators_page(request: Request, visitor: VisitorDep, annee: Optional[str] 
 
 
 def _archives(settings, user) -> list[dict[str, Any]]:
-    """The archived quarterly reports (R20), for the chef de file's managers; none for the others."""
-    try:
-        return report_snapshots.list_snapshots(settings, user)
-    except Refusal as refusal:
-        if refusal.status != 403:
-            raise
-        return []
+    """The archived quarterly reports (R20): the platform's and every operator's for the chef de file's
+    managers, their operator's for a co-porteur's."""
+    return report_snapshots.list_snapshots(settings, user)
 
 
 @router.get("/indicateurs/archives/{snapshot_id:int}")
