@@ -121,3 +121,26 @@ async def test_my_preferences_keep_the_mandatory_kinds(api):
     assert manager.status_code == 422 and manager.json()["errors"][0]["field"] == "digest_instead"
     for who in (PRESCRIBER, ADMIN):
         assert (await api.request("GET", "/api/v1/me/preferences", who)).status_code == 403
+
+
+async def test_sign_out_revokes_the_token_and_an_admin_ends_every_session_of_an_account(api, platform, settings):
+    token = await api.login(C1)
+    assert (await api.http.post("/api/v1/auth/logout", headers=token)).status_code == 204
+    assert (await api.http.get("/api/v1/me", headers=token)).status_code == 401  # that token is over
+    assert (await api.http.post("/api/v1/auth/logout")).status_code == 401
+    # Two API tokens and a web session of the same account: the administrator ends them all at once.
+    tokens = [await api.http.post("/api/v1/auth/token", data={"username": C1, "password": PASSWORD})
+              for _ in range(2)]
+    bearers = [{"Authorization": f"Bearer {t.json()['access_token']}"} for t in tokens]
+    from eaflow.services import sessions
+    web = sessions.sign_in(settings, C1, PASSWORD, address="127.0.0.1", via="web").token
+    assert (await api.http.post(f"/api/v1/users/{platform.counsellor}/sessions/revoke",
+                                headers=bearers[0])).status_code == 403
+    ended = await api.request("POST", f"/api/v1/users/{platform.counsellor}/sessions/revoke", ADMIN)
+    assert ended.status_code == 200 and ended.json()["sessions_ended"] == 3
+    for bearer in bearers:
+        assert (await api.http.get("/api/v1/me", headers=bearer)).status_code == 401
+    assert sessions.user_for_token(settings, web, "web") is None
+    # The account stays active: signing in again works.
+    assert (await api.http.post("/api/v1/auth/token", data={"username": C1, "password": PASSWORD})).status_code == 200
+    assert (await api.request("POST", "/api/v1/users/u-nobody/sessions/revoke", ADMIN)).status_code == 404

@@ -320,3 +320,20 @@ async def test_the_platforms_details_are_edited_with_their_errors_beside_the_fie
         assert (saved_platform.name, saved_platform.department) == ("Plateforme emploi accompagné 35", "35")
     [event] = audit(settings, "platform_changed")
     assert event.detail["changes"]["mailbox"] == ["plateforme35@test.fr", "contact@plateforme35.fr"]
+
+
+async def test_the_admin_ends_every_session_of_an_account_from_its_page(plain_pages, settings, platform, admin_id):
+    await plain_pages.sign_in(C1)
+    assert (await plain_pages.get(C1, "/")).status_code == 200
+    await plain_pages.sign_in(ADMIN)
+    page = await plain_pages.get(ADMIN, f"/administration/comptes/{platform.counsellor}")
+    assert "Mettre fin à toutes ses sessions" in page.text
+    done = await plain_pages.submit(ADMIN, f"/administration/comptes/{platform.counsellor}/sessions", {},
+                                    page=f"/administration/comptes/{platform.counsellor}")
+    assert done.status_code == 303
+    after = await plain_pages.get(ADMIN, done.headers["location"])
+    assert "devra se reconnecter" in after.text
+    # The counsellor's open page now sends them to the sign-in page.
+    assert (await plain_pages.get(C1, "/")).headers.get("location", "").startswith("/connexion")
+    assert audit(settings, "sessions_ended")[-1].detail["sessions_ended"] == 1
+    assert (await plain_pages.get(ADMIN, "/")).status_code in (200, 303)  # the admin's own session goes on

@@ -6,11 +6,11 @@ import html
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import text
 
-from eaflow.api.deps import SettingsDep, UserDep, client_address, require
+from eaflow.api.deps import SettingsDep, UserDep, client_address, oauth2, require
 from eaflow.api.problems import PROBLEM, Problem
 from eaflow.services import roles, sessions, team
 from eaflow.services.db import db_scope
@@ -24,6 +24,12 @@ router = APIRouter()
 def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, settings: SettingsDep):
     signed_in = sessions.sign_in(settings, form.username, form.password, address=client_address(request), via="api")
     return {"access_token": signed_in.token, "token_type": "bearer"}
+
+
+@router.post("/api/v1/auth/logout", tags=["auth"], status_code=204, summary="Sign out: revoke this token now")
+def sign_out(user: UserDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]):
+    sessions.revoke(settings, token)
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/me", tags=["auth"], summary="The signed-in user")

@@ -70,6 +70,11 @@ def change_user(user_id: str, body: UserChange, settings: SettingsDep, admin: Ad
                              operator=body.operator)
 
 
+@router.post("/api/v1/users/{user_id}/sessions/revoke", summary="End every session and API token of an account now")
+def end_sessions(user_id: str, settings: SettingsDep, admin: AdminDep):
+    return users.end_sessions(settings, admin, user_id)
+
+
 @router.post("/api/v1/users/{user_id}/password-reset", status_code=202,
              summary="Mail the account a new one-use link to choose its password",
              responses={503: {"description": "the mail could not be sent: try again"}})

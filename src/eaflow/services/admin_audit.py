@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from eaflow.store.models import AuditEvent
 
 ACTIONS = ("user_created", "user_changed", "user_disabled", "user_enabled", "password_link_sent", "password_set",
-           "platform_changed", "mail_preferences_changed", "operator_added",
+           "platform_changed", "mail_preferences_changed", "operator_added", "sessions_ended",
            "platform_resources_declared")
 
 

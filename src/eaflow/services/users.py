@@ -205,3 +205,15 @@ def change_user(settings: Settings, admin: User, user_id: str, *, role: str | No
         view = _view(user, _last_sign_ins(session, [user.id]).get(user.id))
         view["followed_persons"] = followed_persons(session, user) if user.role == "counsellor" else 0
         return view
+
+
+def end_sessions(settings: Settings, admin: User, user_id: str) -> dict[str, Any]:
+    """End every session (pages) and API token of one account of the platform now, e.g. a lost
+    laptop or a phone left signed in; the account stays active and its password unchanged."""
+    roles.check(admin, roles.ADMINS)
+    with db_scope(settings) as session:
+        user = _of_platform(session, admin, user_id)
+        ended = sessions.revoke_all(session, user.id)
+        audit_account(session, "sessions_ended", actor_id=admin.id, platform_id=user.platform_id, user_id=user.id,
+                      sessions_ended=ended)
+        return {"id": user.id, "sessions_ended": ended}

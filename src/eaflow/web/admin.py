@@ -27,6 +27,7 @@ assert set(ROLE_CHOICES) == set(ROLES)
 DONE = {
     "cree": "Le compte est créé. Un lien pour choisir son mot de passe vient de lui être envoyé par courriel.",
     "modifie": "Les changements du compte sont enregistrés.",
+    "sessions": "Toutes les sessions et tous les jetons d'accès du compte ont pris fin : la personne devra se reconnecter.",
     "operateur": "L'opérateur est ajouté : vous pouvez maintenant lui rattacher des conseillers et des responsables.",
     "desactive": "Le compte est désactivé : toutes ses sessions et ses jetons d'accès ont pris fin.",
     "reactive": "Le compte est réactivé. La personne se connecte avec son mot de passe, ou avec un nouveau lien.",
@@ -160,6 +161,12 @@ async def _set_active(request: Request, visitor: Visitor, user_id: str, active: 
             raise
         return _user_page(request, admin, user_id, errors=_errors_of(refusal), status=409)
     return RedirectResponse(f"{HOME}/comptes/{user_id}?fait={'reactive' if active else 'desactive'}", status_code=303)
+
+
+@router.post(HOME + "/comptes/{user_id}/sessions")
+async def end_sessions(user_id: str, request: Request, visitor: VisitorDep):
+    users.end_sessions(request.app.state.settings, _admin(visitor), user_id)
+    return RedirectResponse(f"{HOME}/comptes/{user_id}?fait=sessions", status_code=303)
 
 
 @router.post(HOME + "/comptes/{user_id}/desactiver")

@@ -22,7 +22,7 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
+    "Referrer-Policy": "no-referrer",  # a signature or password link must never leak through a Referer
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
