@@ -21,7 +21,6 @@ from eaflow.web.routing import CSRF_REFUSED, MAX_BODY, TOO_BIG, error_page
 from eaflow.web.session import ANONYMOUS_CSRF_COOKIE, CSRF_FIELD
 
 COOKIE_PATH = PATH + "/"
-HEADERS = {"Referrer-Policy": "no-referrer"}
 DONE_PATH = PATH + "/enregistre"
 
 
@@ -63,20 +62,19 @@ def _form_page(request: Request, token: str, holder: dict, *, errors: list[dict]
     for error in errors or ():
         placed.setdefault(error["field"], []).append(error["message"])
     response = render_page(request, "password.html.j2", status=status, token=token, holder=holder,
-                           errors=errors or [], placed=placed, min_length=password_links.MIN_LENGTH,
-                           headers=HEADERS)
+                           errors=errors or [], placed=placed, min_length=password_links.MIN_LENGTH)
     response.set_cookie(ANONYMOUS_CSRF_COOKIE, csrf, httponly=True, samesite="strict",
                         secure=request.app.state.settings.public_url.startswith("https://"), path=COOKIE_PATH)
     return response
 
 
 def _dead_link(request: Request, refusal: Refusal) -> Response:
-    return render_page(request, "password_invalid.html.j2", status=refusal.status, refusal=refusal, headers=HEADERS)
+    return render_page(request, "password_invalid.html.j2", status=refusal.status, refusal=refusal)
 
 
 @router.get(DONE_PATH)
 def password_set_page(request: Request):
-    return render_page(request, "password_done.html.j2", headers=HEADERS)
+    return render_page(request, "password_done.html.j2")
 
 
 @router.get(PATH + "/{token}")
