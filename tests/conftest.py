@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import socket
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from eaflow import accounts
@@ -70,12 +72,30 @@ def binary(name: str) -> str:
     return path
 
 
+async def _patient_sleep(env, sleep, duration) -> None:
+    """`env.sleep` that survives the test server's RPC timing out under load (seen on CI: "Timeout
+    expired" in the middle of a simulated month): it resumes from the server's clock to the same target."""
+    duration = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+    target = await env.get_current_time() + duration
+    for attempt in range(4):
+        remaining = target - await env.get_current_time()
+        if remaining <= timedelta(0):
+            return
+        try:
+            await sleep(remaining)
+            return
+        except RPCError as err:
+            if "Timeout expired" not in str(err) or attempt == 3:
+                raise
+
+
 @pytest.fixture
 async def time_skipping_env():
     """One server per test: its single clock would otherwise wait on journeys of finished tests."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
+    env.sleep = functools.partial(_patient_sleep, env, env.sleep)
     yield env
     await env.shutdown()
 
