@@ -26,8 +26,6 @@ from pathlib import Path
 
 from eaflow.settings import Settings, load_settings
 
-MIN_PASSWORD_LENGTH = 8
-
 
 class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = 1):
@@ -159,8 +157,10 @@ def _read_password(args: argparse.Namespace) -> str:
             raise CommandError("the two passwords differ", 2)
     else:
         raise CommandError("give the password on standard input with --password-stdin", 2)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise CommandError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters", 2)
+    from eaflow.password_rule import password_problems
+
+    for problem in password_problems(password, name=args.name or "", email=args.email):
+        raise CommandError(f"password refused: {problem}", 2)
     return password
 
 

@@ -161,6 +161,9 @@ class RelaunchPolicy(_Section):
 class AccountsPolicy(_Section):
     session_idle_timeout: str = Field("PT30M", description="a web session ends after this long without a request")
     session_lifetime: str = Field("PT12H", description="and in any case this long after sign-in")
+    api_token_idle_timeout: str = Field(
+        "PT1H", description="an API token (POST /api/v1/auth/token) stops working after this long without a request…")
+    api_token_lifetime: str = Field("PT12H", description="…and in any case this long after it was issued")
     sign_in_max_failures: int = Field(
         5, ge=1, description="sign-in is refused (429) after this many failures for one account or one address…")
     sign_in_failure_window: str = Field("PT15M", description="…within this long (API and pages alike)")

@@ -29,7 +29,6 @@ class Settings:
     platform_mailbox: str = "plateforme@eaflow.local"
     policy_file: Path | None = None
     public_url: str = "http://127.0.0.1:8000"
-    token_ttl_hours: int = 12
     db_busy_timeout_seconds: float = 30.0
     worker_metrics_port: int = 0
     dev_mail_dir: Path | None = field(default=None)
@@ -102,7 +101,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         platform_mailbox=env.get("EAFLOW_PLATFORM_MAILBOX", Settings.platform_mailbox),
         policy_file=Path(policy) if policy else None,
         public_url=env.get("EAFLOW_PUBLIC_URL", "http://127.0.0.1:8000"),
-        token_ttl_hours=int(env.get("EAFLOW_TOKEN_TTL_HOURS", "12")),
         db_busy_timeout_seconds=float(env.get("EAFLOW_DB_BUSY_TIMEOUT", "30")),
         worker_metrics_port=int(env.get("EAFLOW_WORKER_METRICS_PORT", "0")),
         dev_mail_dir=Path(dev_mail) if dev_mail else None,

@@ -144,3 +144,32 @@ async def test_sign_out_revokes_the_token_and_an_admin_ends_every_session_of_an_
     # The account stays active: signing in again works.
     assert (await api.http.post("/api/v1/auth/token", data={"username": C1, "password": PASSWORD})).status_code == 200
     assert (await api.request("POST", "/api/v1/users/u-nobody/sessions/revoke", ADMIN)).status_code == 404
+
+
+async def test_an_api_token_ends_after_its_idle_timeout_and_its_lifetime(api, settings):
+    from datetime import datetime, timedelta, timezone
+
+    from eaflow.services.sessions import token_hash
+    from eaflow.store.models import AccessToken
+
+    def shift(bearer: dict, **fields) -> None:
+        with session_scope(settings.db_url) as session:
+            row = session.get(AccessToken, token_hash(bearer["Authorization"].removeprefix("Bearer ")))
+            assert row.kind == "api"
+            for name, value in fields.items():
+                setattr(row, name, value)
+            session.add(row)
+
+    now = datetime.now(timezone.utc)
+    token = await api.login(C1)
+    with session_scope(settings.db_url) as session:  # the policy's lifetime (PT12H) from now
+        row = session.get(AccessToken, token_hash(token["Authorization"].removeprefix("Bearer ")))
+        assert row.expires_at - row.created_at == timedelta(hours=12)
+    shift(token, last_used_at=now - timedelta(minutes=59))  # used within the hour (policy: PT1H): still good
+    assert (await api.http.get("/api/v1/me", headers=token)).status_code == 200
+    shift(token, last_used_at=now - timedelta(minutes=61))  # that request touched it; now an hour without one
+    assert (await api.http.get("/api/v1/me", headers=token)).status_code == 401
+    again = await api.http.post("/api/v1/auth/token", data={"username": C1, "password": PASSWORD})
+    token = {"Authorization": f"Bearer {again.json()['access_token']}"}
+    shift(token, expires_at=now - timedelta(seconds=1))  # in use, but past its lifetime
+    assert (await api.http.get("/api/v1/me", headers=token)).status_code == 401

@@ -146,7 +146,9 @@ def test_user_add_refuses_a_short_or_missing_password(data_dir, monkeypatch, cap
     add_platform(data_dir)
     argv = ["user", "add", "--email", "a@example.fr", "--role", "admin", "--password-stdin"]
     assert run(data_dir, *argv, stdin="court\n", monkeypatch=monkeypatch) == 2
-    assert "at least" in capsys.readouterr().err
+    assert "au moins 12 caractères" in capsys.readouterr().err
+    assert run(data_dir, *argv, stdin="azertyuiop123\n", monkeypatch=monkeypatch) == 2
+    assert "plus utilisés" in capsys.readouterr().err
     assert run(data_dir, *argv, stdin="", monkeypatch=monkeypatch) == 2
     assert users(data_dir) == []
 

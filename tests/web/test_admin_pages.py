@@ -128,6 +128,10 @@ async def test_a_new_account_gets_a_one_use_link_by_mail_and_chooses_its_passwor
     second_tab = await plain_pages.get("second-tab", path)  # the same link opened twice
     short = await set_password(plain_pages, "new", path, "trop court", "trop court")
     assert short.status_code == 422 and "au moins 12 caractères" in unescape(short.text) and 'id="f-password-error"' in unescape(short.text)
+    common = await set_password(plain_pages, "new", path, "Motdepasse2024!")
+    assert common.status_code == 422 and "fait partie des plus utilisés" in unescape(common.text)
+    personal = await set_password(plain_pages, "new", path, NEW.split("@")[0] + " et moi")
+    assert personal.status_code == 422 and "ni votre nom ni votre adresse" in unescape(personal.text)
     different = await set_password(plain_pages, "new", path, NEW_PASSWORD, NEW_PASSWORD + "!")
     assert different.status_code == 422 and 'href="#f-confirmation"' in unescape(different.text)
     done = await set_password(plain_pages, "new", path, NEW_PASSWORD)

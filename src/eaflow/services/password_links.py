@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from eaflow.accounts import hash_password
 from eaflow.durations import Duration
 from eaflow.notifications.outbox import deliver
+from eaflow.password_rule import password_problems
 from eaflow.services import sessions
 from eaflow.services.admin_audit import audit_account
 from eaflow.services.db import db_scope
@@ -40,18 +41,13 @@ log = logging.getLogger("eaflow.accounts")
 
 PATH = "/mot-de-passe"
 MAIL_KIND = "password_link"
-MIN_LENGTH = 12
-MAX_LENGTH = 1000  # what the sign-in form accepts
 
 
-def check_new_password(password: str, confirmation: str) -> list[dict[str, str]]:
-    """The one rule a new password must meet (field errors, empty when it does). A fuller rule
-    (breached passwords, …) belongs here, and nowhere else."""
-    errors = []
-    if len(password or "") < MIN_LENGTH:
-        errors.append({"field": "password", "message": f"Choisissez un mot de passe d'au moins {MIN_LENGTH} caractères."})
-    elif len(password) > MAX_LENGTH:
-        errors.append({"field": "password", "message": f"Le mot de passe ne doit pas dépasser {MAX_LENGTH} caractères."})
+def check_new_password(password: str, confirmation: str, *, name: str = "", email: str = "") -> list[dict[str, str]]:
+    """Field errors of a new password and its confirmation (empty when both are right); the rule
+    itself is eaflow.password_rule's."""
+    errors = [{"field": "password", "message": problem}
+              for problem in password_problems(password, name=name, email=email)]
     if password and (confirmation or "") != password:
         errors.append({"field": "confirmation", "message": "Les deux saisies ne sont pas identiques : recommencez."})
     return errors
@@ -171,12 +167,10 @@ def link_holder(settings: Settings, token: str) -> dict:
 
 def set_password(settings: Settings, token: str, password: str, confirmation: str) -> None:
     """Set the password of the link's user, once; end every session and API token they had."""
-    errors = check_new_password(password, confirmation)
+    holder = link_holder(settings, token)  # a dead link says so before the form's errors, and before argon2
+    errors = check_new_password(password, confirmation, name=holder["name"], email=holder["email"])
     if errors:
-        link_holder(settings, token)  # a dead link says so before the form's errors
         raise Refusal(422, "Le mot de passe n'est pas enregistré.", errors=errors)
-    with db_scope(settings) as session:  # fail early, before argon2's third of a second
-        _open_link(session, token, _now())
     password_hash = hash_password(password)
     with db_scope(settings) as session:
         now = _now()

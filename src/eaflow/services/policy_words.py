@@ -134,6 +134,9 @@ WORDS: dict[str, tuple[str, dict[str, Line]]] = {
     "accounts": ("Comptes et connexions", {
         "session_idle_timeout": Line("Une session dans le navigateur se termine après ce temps sans activité."),
         "session_lifetime": Line("Et dans tous les cas ce temps après la connexion."),
+        "api_token_idle_timeout": Line("Un jeton d'accès à l'API (outils et scripts) cesse de fonctionner après ce "
+                                       "temps sans requête…"),
+        "api_token_lifetime": Line("… et dans tous les cas ce temps après sa délivrance."),
         "sign_in_max_failures": Line("La connexion est suspendue après ce nombre d'échecs pour un même compte ou "
                                      "depuis une même adresse…", _count("échec", "échecs")),
         "sign_in_failure_window": Line("… dans ce laps de temps (dans les pages comme par l'API)."),

@@ -3,8 +3,8 @@ pages' sessions, and the sign-in throttle both share.
 
 A token is random, shown once, stored as its SHA-256 (`AccessToken`); deleting its row revokes it,
 and a disabled account's tokens stop working at once (the user is read with the token). A web session
-also ends after the policy's idle timeout (`[accounts] session_idle_timeout`) and its lifetime
-(`session_lifetime`); an API token after EAFLOW_TOKEN_TTL_HOURS.
+ends after the policy's idle timeout (`[accounts] session_idle_timeout`) and in any case at the end of
+its lifetime (`session_lifetime`); an API token likewise (`api_token_idle_timeout`, `api_token_lifetime`).
 
 Every attempt to sign in is recorded (`SignInAttempt`: the audit trail of sign-ins). After
 `sign_in_max_failures` failures for one account, or from one address, within
@@ -43,6 +43,9 @@ from eaflow.store.models import AccessToken, User, aware
 WRONG_CREDENTIALS = "Adresse électronique ou mot de passe incorrect."
 # A session's last use is written at most this often (not on every page).
 TOUCH_EVERY = timedelta(minutes=1)
+# The policy's limits of each kind of token: a web session (the pages' cookie), an API bearer token.
+IDLE_TIMEOUT = {"web": "session_idle_timeout", "api": "api_token_idle_timeout"}
+LIFETIME = {"web": "session_lifetime", "api": "api_token_lifetime"}
 
 
 def token_hash(token: str) -> str:
@@ -130,10 +133,7 @@ def sign_in(settings: Settings, email: str, password: str, *, address: str, via:
 
 def issue_token(session: Session, user: User, kind: str, settings: Settings) -> str:
     now = _now()
-    if kind == "web":
-        expires = Duration.parse(accounts_policy(settings).session_lifetime).after(now)
-    else:
-        expires = now + timedelta(hours=settings.token_ttl_hours)
+    expires = Duration.parse(getattr(accounts_policy(settings), LIFETIME[kind])).after(now)
     token = secrets.token_urlsafe(32)
     session.add(AccessToken(token_hash=token_hash(token), user_id=user.id, kind=kind, created_at=now,
                             expires_at=expires, last_used_at=now))
@@ -141,8 +141,8 @@ def issue_token(session: Session, user: User, kind: str, settings: Settings) -> 
 
 
 def user_for_token(settings: Settings, token: str | None, kind: str) -> User | None:
-    """The active user a live token of this kind belongs to, or None. A web session's last use is
-    recorded (at most once a minute) for its idle expiry."""
+    """The active user a live token of this kind belongs to, or None. Its last use is recorded (at
+    most once a minute) for its idle expiry."""
     if not token:
         return None
     now = _now()
@@ -150,15 +150,14 @@ def user_for_token(settings: Settings, token: str | None, kind: str) -> User | N
         row = session.get(AccessToken, token_hash(token))
         if row is None or row.kind != kind or aware(row.expires_at) <= now:
             return None
-        if kind == "web":
-            idle = Duration.parse(accounts_policy(settings).session_idle_timeout)
-            last = aware(row.last_used_at or row.created_at)
-            if idle.after(last) <= now:
-                session.delete(row)
-                return None
-            if now - last >= TOUCH_EVERY:
-                row.last_used_at = now
-                session.add(row)
+        idle = Duration.parse(getattr(accounts_policy(settings), IDLE_TIMEOUT[kind]))
+        last = aware(row.last_used_at or row.created_at)
+        if idle.after(last) <= now:
+            session.delete(row)
+            return None
+        if now - last >= TOUCH_EVERY:
+            row.last_used_at = now
+            session.add(row)
         user = session.get(User, row.user_id)
         return user if user is not None and user.active else None
 

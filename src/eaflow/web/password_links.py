@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from eaflow.password_rule import MIN_LENGTH
 from eaflow.services import password_links
 from eaflow.services.password_links import PATH
 from eaflow.services.refusals import Refusal
@@ -62,7 +63,7 @@ def _form_page(request: Request, token: str, holder: dict, *, errors: list[dict]
     for error in errors or ():
         placed.setdefault(error["field"], []).append(error["message"])
     response = render_page(request, "password.html.j2", status=status, token=token, holder=holder,
-                           errors=errors or [], placed=placed, min_length=password_links.MIN_LENGTH)
+                           errors=errors or [], placed=placed, min_length=MIN_LENGTH)
     response.set_cookie(ANONYMOUS_CSRF_COOKIE, csrf, httponly=True, samesite="strict",
                         secure=request.app.state.settings.public_url.startswith("https://"), path=COOKIE_PATH)
     return response
