@@ -29,6 +29,7 @@ from eaflow.api import (
     veille,
     waiting_list,
 )
+from eaflow import security_headers
 from eaflow.observability import configure_logging
 from eaflow.services.temporal import TemporalHolder
 from eaflow.web.app import install as install_pages
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.settings = settings
     app.state.temporal = TemporalHolder(settings, client)
     problems.install(app)
+    security_headers.install(app, settings.public_url)
     monitoring.install(app)
     app.include_router(misc.router)
     app.include_router(journeys.router)

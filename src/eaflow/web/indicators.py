@@ -19,7 +19,7 @@ from eaflow import indicators
 from eaflow.services import operators, report_snapshots, reports, roles
 from eaflow.services.refusals import Refusal
 from eaflow.web.indicator_charts import Bar, bar_chart, caseload_chart, number_fr
-from eaflow.web.rendering import PAGE_HEADERS, render_page
+from eaflow.web.rendering import render_page
 from eaflow.web.routing import PageRoute
 from eaflow.web.session import Visitor, signed_in
 
@@ -204,7 +204,7 @@ def download_archive(request: Request, visitor: VisitorDep, snapshot_id: int, fo
     if format not in reports.FORMATS:
         raise Refusal(404, NOT_FOUND)
     file = report_snapshots.download(request.app.state.settings, visitor.user, snapshot_id, format)
-    return Response(file.content, media_type=file.media_type, headers={**PAGE_HEADERS, **file.headers})
+    return Response(file.content, media_type=file.media_type, headers=file.headers)
 
 
 @router.get("/indicateurs/telecharger")
@@ -219,4 +219,4 @@ def download(request: Request, visitor: VisitorDep, format: str = "", annee: Opt
         raise Refusal(422, reports.INVALID_PERIOD, errors=errors)
     report = reports.indicators_report(request.app.state.settings, visitor.user, start, end, operateur or None)
     file = reports.export(report, format)
-    return Response(file.content, media_type=file.media_type, headers={**PAGE_HEADERS, **file.headers})
+    return Response(file.content, media_type=file.media_type, headers=file.headers)

@@ -1,5 +1,5 @@
 """The pages' templates: Jinja2 with autoescape and StrictUndefined (a missing variable fails, never
-prints nothing), French date filters, and the headers every page carries."""
+prints nothing), French date filters."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,16 +16,6 @@ from eaflow.web.navigation import navigation
 from eaflow.workflows import transitions
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-
-# No inline script or style: everything comes from /static, served by the app itself.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # a signature or password link must never leak through a Referer
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 
 
 def _minutes(value: int | None) -> str:
@@ -66,4 +56,4 @@ def render_page(request: Request, template: str, *, status: int = 200, headers: 
     html = ENV.get_template(template).render(
         request_path=request.url.path, visitor=visitor,
         csrf_token=visitor.csrf if visitor else getattr(request.state, "anonymous_csrf", ""), **context)
-    return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+    return HTMLResponse(html, status_code=status, headers=headers)  # security headers: eaflow/security_headers.py
