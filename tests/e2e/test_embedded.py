@@ -491,3 +491,62 @@ def test_up_demo_seeds_journeys_at_every_stage_once(tmp_path):
         except ProcessLookupError:
             pass
     assert process.returncode == 0
+
+
+def test_kill_9_of_up_leaves_no_process_and_up_starts_again_on_its_data(tmp_path):
+    """A power cut of the supervisor alone (`kill -9`, the OOM killer): its children die with it (parent-death
+    signal), the ports and the Temporal database are free, and `eaflow up` on the same data dir starts cleanly."""
+    data_dir = tmp_path / "data"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(SECONDS_POLICY)
+    api_port, temporal_port, ui_port, mail_port = free_ports(4)
+    ports = {"api": api_port, "temporal": temporal_port, "ui": ui_port, "mail": mail_port}
+    stack = Stack(data_dir, ports, policy, tmp_path / "up.log")
+    try:
+        stack.start()
+        named = (data_dir / ".eaflow-up.lock").read_text().split()
+        assert named[:3] == ["eaflow", "up", str(stack.process.pid)]
+        for name in ("temporal", "mail", "worker", "api"):
+            assert name in named
+        stack.process.send_signal(signal.SIGKILL)
+        stack.process.wait(timeout=10)
+        wait_until(lambda: not [p for p in stack.children if alive(p)], 5,
+                   f"every child of the killed `eaflow up` to die ({sorted(stack.children)})")
+        for name, port in ports.items():
+            assert not port_open(port), f"{name} port {port} still open after kill -9"
+        stack.start()  # the same data dir and ports
+        assert stack.stop() == 0
+    finally:
+        stack.kill()
+
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+def test_a_second_up_names_the_processes_that_still_hold_the_data_dir(tmp_path):
+    """The lock is inherited by every child: while one lives, the data dir is taken, and the refusal says by whom."""
+    from eaflow import embedded
+
+    lock = embedded.DataDirLock(tmp_path)
+    lock.acquire()
+    survivor = subprocess.Popen(["sleep", "60"], pass_fds=(lock.fd,))
+    try:
+        lock._file.seek(0)
+        lock._file.truncate()
+        lock.record("eaflow up", _dead_pid())  # the supervisor, killed
+        lock.record("worker", survivor.pid)
+        lock._file.close()  # the supervisor is gone (without unlocking); its child still holds the lock
+        with pytest.raises(embedded.StartupError) as refused:
+            embedded.DataDirLock(tmp_path).acquire(wait=0.5)
+        message = str(refused.value)
+        assert f"still run: worker (pid {survivor.pid})" in message and f"kill {survivor.pid}" in message
+        assert refused.value.exit_code == 2
+    finally:
+        survivor.kill()
+        survivor.wait()
+    again = embedded.DataDirLock(tmp_path)
+    again.acquire(wait=2)  # the last holder died: the lock is free
+    again.release()
