@@ -96,3 +96,38 @@ async def test_r10_avenant_for_a_new_legal_representative_signed_by_its_parties_
     assert "Anne Roux" in text and "Objet de l" in text
     first = await api.request("GET", f"/api/v1/journeys/{journey_id}/convention.pdf?version=1", C1)
     assert first.status_code == 200 and "Paul Durand" in pdf_text(first.content)  # still readable
+
+
+async def test_r10_an_avenant_brings_in_the_employer_of_a_job_found_since_the_convention(
+        api, settings, smtp_server, platform):
+    """A person seeking work signs without an employer; an avenant for another change comes while they
+    now hold a job: the employer is a party of that avenant too (R10), refused without it, beside the field."""
+    from tests.api.test_employment import opening
+
+    journey_id, draft = await admitted_to_convention(api, platform)  # seeking at intake: no employer
+    done = await api.request("POST", f"/api/v1/tasks/{draft['id']}/complete", C1,
+                             json={"outcome": draft_outcome(employer=None)})
+    assert done.status_code == 200, done.text
+    [mail] = await wait_mails(smtp_server, "convention_to_sign", PERSON)
+    assert (await sign(api, link_in(mail), "Léa Martin")).status_code == 200
+    await manager_signs(api, journey_id)
+    await wait_state(api, journey_id, "accompaniment")
+
+    asked = await api.request("POST", f"/api/v1/journeys/{journey_id}/convention/avenants", C1, json={
+        "kind": "legal_representative", "summary": "Jugement du 12/01/2027 : Mme Anne Roux, tutrice."})
+    assert asked.status_code == 202, asked.text
+    job = await api.request("POST", f"/api/v1/journeys/{journey_id}/employment", C1,
+                            json=opening(name="Mairie de Rennes", type_="public"))
+    assert job.status_code == 201, job.text
+
+    draft = await api.wait_task(journey_id, "draft_avenant", C1)
+    complete = f"/api/v1/tasks/{draft['id']}/complete"
+    outcome = {"changes": "Mme Anne Roux, tutrice, représente désormais la personne.",
+               "signs_for_person": "legal_representative",
+               "person_signatory": {"name": "Anne Roux", "email": REPRESENTATIVE, "quality": "tutrice"}}
+    refused = await api.request("POST", complete, C1, json={"outcome": outcome})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["rule"] == "R10" and refused.json()["errors"][0]["field"] == "outcome.employer"
+    employer = {"name": "Mairie de Rennes", "signatory": {"name": "Anne Le Goff", "email": "rh@rennes.fr"}}
+    done = await api.request("POST", complete, C1, json={"outcome": {**outcome, "employer": employer}})
+    assert done.status_code == 200, done.text

@@ -250,7 +250,7 @@ async def complete_task(settings: Settings, client: Client, user: User, task_id:
                 check_may_designate(session, user, counsellor, "outcome.counsellor_id")
                 facts = {"caseload": caseload_of(session, counsellor.id, excluding=task.journey_id),
                          "fte": counsellor.fte}
-            if task.kind == "draft_convention":  # R10: is the person in employment (the workflow reads no database)
+            if task.kind in ("draft_convention", "draft_avenant"):  # R10: in employment? (the workflow reads no database)
                 facts = draft_facts(session, task.journey_id)
             canonical = TASK_KINDS[task.kind].validate(outcome).model_dump(mode="json")
             return TaskCompletion(task_id=task.id, outcome=canonical, outcome_hash=digest,

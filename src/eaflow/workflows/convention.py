@@ -304,15 +304,18 @@ class ConventionProcedure:
             self._validate_employer_party(completion)
         if task.kind == "draft_avenant":
             self._validate_avenant_draft(completion.outcome)
+            if not any(party.role == "employer" for party in self.c.parties):
+                self._validate_employer_party(completion)  # a job since the convention: the employer joins
         if task.kind == "sign_convention" and (
                 c.status != "signing" or task.step != f"convention-sign-{c.version}" or c.refusal is not None):
             raise ApplicationError("Cette version de la convention n'attend plus la signature de la plateforme.",
                                    type="Conflict")
 
     def _validate_employer_party(self, completion: TaskCompletion) -> None:
-        """R10: the employer of a person in employment is a party to the convention. Whether the
-        person is employed: the file's employment episodes, sent by the API in `facts` (the workflow
-        does not read the database), else the situation at intake. A validator only: replay-safe."""
+        """R10: the employer of a person in employment is a party to the convention, and to an avenant
+        of a convention that has none yet. Whether the person is employed: the file's employment
+        episodes, sent by the API in `facts` (the workflow does not read the database), else the
+        situation at intake. A validator only: replay-safe."""
         refusal = rules.r10_employer_party_refusal(
             self.ctx.inp.facts.situation, completion.facts.get("employed_now"), completion.outcome.get("employer"))
         if refusal is not None:
