@@ -83,6 +83,33 @@ def port_open(port: int) -> bool:
         return False
 
 
+def listeners(port: int) -> dict[int, str]:
+    """pid -> command line of the processes listening on `port` (from /proc/net/tcp* and /proc/*/fd)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    holders = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                holders[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+    return holders
+
+
+def port_held_by_stack(port: int, data_dir: Path) -> dict[int, str]:
+    """The processes of a stack on `data_dir` that still listen on `port`. Another test's server may
+    have taken the port as soon as it was free (tests run side by side, ports are the kernel's)."""
+    return {pid: command for pid, command in listeners(port).items()
+            if str(data_dir) in command or f"--port {port}" in command}
+
+
 class Stack:
     """One `eaflow up` process and what it takes to talk to it and to stop it."""
 
@@ -513,7 +540,7 @@ def test_kill_9_of_up_leaves_no_process_and_up_starts_again_on_its_data(tmp_path
         wait_until(lambda: not [p for p in stack.children if alive(p)], 5,
                    f"every child of the killed `eaflow up` to die ({sorted(stack.children)})")
         for name, port in ports.items():
-            assert not port_open(port), f"{name} port {port} still open after kill -9"
+            assert not port_held_by_stack(port, data_dir), f"{name} port {port} still held after kill -9"
         stack.start()  # the same data dir and ports
         assert stack.stop() == 0
     finally:
