@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from eaflow.api import (
     avenants,
+    body_limits,
     contacts,
     convention,
     employment,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.temporal = TemporalHolder(settings, client)
     problems.install(app)
     security_headers.install(app, settings.public_url)
+    body_limits.install(app)
     monitoring.install(app)
     app.include_router(misc.router)
     app.include_router(journeys.router)

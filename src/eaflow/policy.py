@@ -158,7 +158,14 @@ class RelaunchPolicy(_Section):
         return self
 
 
+# eaflow/accounts.py ROLES (a test checks they agree): the policy module is imported by the workflows,
+# which must not import the store.
+ACCOUNT_ROLES = ("counsellor", "manager", "admin", "prescriber")
+
+
 class AccountsPolicy(_Section):
+    not_durations: ClassVar[frozenset[str]] = frozenset({"second_factor_roles"})
+
     session_idle_timeout: str = Field("PT30M", description="a web session ends after this long without a request")
     session_lifetime: str = Field("PT12H", description="and in any case this long after sign-in")
     api_token_idle_timeout: str = Field(
@@ -170,6 +177,28 @@ class AccountsPolicy(_Section):
     password_link_validity: str = Field(
         "PT48H", description="a link to set one's password (mailed to a new user, or on an administrator's reset) "
                              "works once, within this long")
+    second_factor_roles: list[str] = Field(
+        [], description="the roles (among counsellor, manager, admin, prescriber) whose accounts must sign in with a "
+                        "second factor (TOTP, RFC 6238): enrolled at their next sign-in, before any other page; "
+                        "anyone else may enrol on their own")
+
+    @field_validator("second_factor_roles", mode="before")
+    @classmethod
+    def _known_roles(cls, value):
+        unknown = [role for role in value or () if role not in ACCOUNT_ROLES]
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(map(repr, unknown))} (roles: {', '.join(ACCOUNT_ROLES)})")
+        return value
+
+
+class LimitsPolicy(_Section):
+    public_link_max_per_address: int = Field(
+        30, ge=1, description="the public link pages (signature, password) answer 429 to an address after this many "
+                              "requests…")
+    public_link_address_window: str = Field("PT10M", description="…within this long, valid links or not")
+    public_link_max_per_link: int = Field(
+        20, ge=1, description="and to one link, from any address, after this many requests…")
+    public_link_link_window: str = Field("PT10M", description="…within this long")
 
 
 class PersonalDataPolicy(_Section):
@@ -206,6 +235,7 @@ class Policy(BaseModel):
     rights: RightsPolicy = RightsPolicy()
     relaunch: RelaunchPolicy = RelaunchPolicy()
     accounts: AccountsPolicy = AccountsPolicy()
+    limits: LimitsPolicy = LimitsPolicy()
     personal_data: PersonalDataPolicy = PersonalDataPolicy()
     reports: ReportsPolicy = ReportsPolicy()
     workflow: WorkflowPolicy = WorkflowPolicy()

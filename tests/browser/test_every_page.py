@@ -68,7 +68,7 @@ async def test_every_page_of_the_other_workspaces_is_accessible_and_fits_a_phone
         ADMIN: {"administration": "/administration", "account": f"/administration/comptes/{platform.counsellor}",
                 "new-account": "/administration/comptes/nouveau", "platform": "/administration/plateforme",
                 "policy": "/administration/politique"},
-        C1: {"preferences": "/preferences"},
+        C1: {"preferences": "/preferences", "security": "/securite", "security-enrol": "/securite/activation"},
     }
     by_role[MANAGER]["manager-preferences"] = "/preferences"
     with session_scope(settings.db_url) as session:

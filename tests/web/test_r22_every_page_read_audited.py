@@ -22,6 +22,10 @@ USERS = (C1, MANAGER, PRESCRIBER)
 NO_PERSON_DATA = {
     "/connexion": "the sign-in form",
     "/preferences": "the signed-in user's mail preferences",
+    "/securite": "the signed-in user's second factor: on or off, recovery codes left",
+    "/securite/activation": "the signed-in user's own enrolment: a QR code and secret of their second factor",
+    "/connexion/code": "the second step of the sign-in: a code field",
+    "/connexion/activation": "the enrolment a policy requires at sign-in: the user's own QR code and secret",
     "/mot-de-passe/enregistre": "the password was set",
     "/mot-de-passe/{token}": "the form of a password link",
     "/equipe": "the team: counsellors, caseload counts and capacity",

@@ -21,7 +21,8 @@ router = APIRouter(prefix="/api/v1/journeys", tags=["contacts"])
 StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 
 
-@router.post("/{journey_id}/contacts", status_code=201, summary="Record a contact or a contact attempt (R13)")
+@router.post("/{journey_id}/contacts", status_code=201, summary="Record a contact or a contact attempt (R13)",
+             responses={200: {"description": "The same Idempotency-Key again: the contact it recorded"}})
 async def create_contact(journey_id: str, body: ContactFields, request: Request, settings: SettingsDep,
                          user: StaffDep, idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
     view, created = await service.add_contact(settings, request.app.state.temporal, user, journey_id, body,

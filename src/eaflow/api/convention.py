@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from eaflow.api.deps import SettingsDep, require
 from eaflow.services import convention as service
 from eaflow.services import roles
+from eaflow.store.db import MAX_INTEGER_KEY
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["convention"])
@@ -23,14 +24,14 @@ def get_convention(journey_id: str, settings: SettingsDep, user: StaffDep):
 
 @router.get("/{journey_id}/convention.html", response_class=HTMLResponse, summary="The convention as a page")
 def convention_html(journey_id: str, settings: SettingsDep, user: StaffDep,
-                    version: Annotated[int | None, Query(ge=1)] = None):
+                    version: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_KEY)] = None):
     return HTMLResponse(service.convention_document(settings, user, journey_id, version).page)
 
 
 @router.get("/{journey_id}/convention.pdf", summary="The convention as a PDF (the signed copy once signed)",
             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
 def convention_pdf(journey_id: str, settings: SettingsDep, user: StaffDep,
-                   version: Annotated[int | None, Query(ge=1)] = None):
+                   version: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_KEY)] = None):
     document = service.convention_document(settings, user, journey_id, version)
     return Response(document.pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{document.pdf_name}"'})

@@ -12,12 +12,14 @@ from eaflow.intake import IntakeRequest
 from eaflow.services import journeys as service
 from eaflow.services import audit, roles
 from eaflow.services.journeys import CounsellorChangeIn
+from eaflow.store.db import MAX_INTEGER_KEY
 from eaflow.store.models import User
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 
 
-@router.post("", status_code=201, summary="Intake of a prescription or a CDAPH orientation")
+@router.post("", status_code=201, summary="Intake of a prescription or a CDAPH orientation",
+             responses={200: {"description": "The same Idempotency-Key again: the journey it created"}})
 async def create_journey(
     body: IntakeRequest, settings: SettingsDep, client: TemporalDep,
     user: Annotated[User, Depends(require(*roles.INTAKE))],
@@ -51,7 +53,8 @@ def journey_history(journey_id: str, settings: SettingsDep,
 
 @router.get("/{journey_id}/audit", summary="The audit journal of the file: every read and change, newest first (R22)")
 def audit_journal(journey_id: str, settings: SettingsDep, user: Annotated[User, Depends(require(*roles.MANAGERS))],
-                  before: Annotated[int | None, Query(ge=1, description="the previous page's next_cursor")] = None,
+                  before: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_KEY,
+                                                      description="the previous page's next_cursor")] = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50):
     return audit.audit_journal(settings, user, journey_id, before=before, limit=limit)
 

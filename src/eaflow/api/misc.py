@@ -5,7 +5,7 @@ import asyncio
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import text
@@ -14,15 +14,22 @@ from eaflow.api.deps import SettingsDep, UserDep, client_address, oauth2, requir
 from eaflow.api.problems import PROBLEM, Problem
 from eaflow.services import roles, sessions, team
 from eaflow.services.db import db_scope
+from eaflow.services.public import public
 from eaflow.store.models import User
 
 router = APIRouter()
 
 
 @router.post("/api/v1/auth/token", tags=["auth"], summary="Sign in (OAuth2 password form)",
-             responses={429: {"description": "Too many failures for this account or this address: wait Retry-After"}})
-def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, settings: SettingsDep):
-    signed_in = sessions.sign_in(settings, form.username, form.password, address=client_address(request), via="api")
+             dependencies=[public("the sign-in itself: it takes the address and password")],
+             responses={401: {"description": "Wrong credentials, or a second factor needed (field otp) or wrong"},
+                        403: {"description": "The policy requires a second factor of this role: enrol in the pages first"},
+                        429: {"description": "Too many failures for this account or this address: wait Retry-After"}})
+def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, settings: SettingsDep,
+            otp: Annotated[str | None, Form(max_length=64, description="The 6-digit code of the account's authenticator "
+                                            "application, or one of its recovery codes, when it has a second factor")] = None):
+    signed_in = sessions.sign_in(settings, form.username, form.password, address=client_address(request), via="api",
+                                 otp=otp)
     return {"access_token": signed_in.token, "token_type": "bearer"}
 
 
@@ -43,7 +50,9 @@ def counsellors(settings: SettingsDep, user: Annotated[User, Depends(require(*ro
     return {"items": team.assignable(settings, user), "next_cursor": None}
 
 
-@router.get("/healthz", tags=["health"], summary="200 when the API, the database and Temporal answer")
+@router.get("/healthz", tags=["health"], summary="200 when the API, the database and Temporal answer",
+            responses={503: {"description": "The database or Temporal does not answer: which one, in `checks`"}},
+            dependencies=[public("readiness: a load balancer or `eaflow up` asks without an account")])
 async def healthz(request: Request, settings: SettingsDep):
     checks = {"api": "ok"}
 
@@ -72,7 +81,9 @@ async def healthz(request: Request, settings: SettingsDep):
     return {"status": "ok", "checks": checks}
 
 
-@router.get("/dev/mail.json", tags=["embedded"], summary="Mails caught by the embedded stack")
+@router.get("/dev/mail.json", tags=["embedded"], summary="Mails caught by the embedded stack",
+            responses={404: {"description": "Outside the embedded stack (`eaflow up`)"}},
+            dependencies=[public("the embedded stack's mail catcher: 404 unless `eaflow up` set dev_mail_dir")])
 def dev_mail_json(settings: SettingsDep):
     if settings.dev_mail_dir is None:
         raise Problem(404, "La boîte de test n'existe qu'avec `eaflow up`.")
@@ -81,7 +92,9 @@ def dev_mail_json(settings: SettingsDep):
     return {"items": read_mails(settings.dev_mail_dir)}
 
 
-@router.get("/dev/mail", tags=["embedded"], response_class=HTMLResponse, summary="Mails caught, as a page")
+@router.get("/dev/mail", tags=["embedded"], response_class=HTMLResponse, summary="Mails caught, as a page",
+            responses={404: {"description": "Outside the embedded stack (`eaflow up`)"}},
+            dependencies=[public("the embedded stack's mail catcher: 404 unless `eaflow up` set dev_mail_dir")])
 def dev_mail(settings: SettingsDep):
     mails = dev_mail_json(settings)["items"]
     rows = "".join(

@@ -12,12 +12,14 @@ from eaflow.observability import (
     metrics_payload,
     register_store_collector,
 )
+from eaflow.services.public import public
 
 log = logging.getLogger("eaflow.http")
 router = APIRouter()
 
 
-@router.get("/metrics", tags=["health"], include_in_schema=False)
+@router.get("/metrics", tags=["health"], include_in_schema=False,
+            dependencies=[public("Prometheus scrapes it: counts by method and status, no ids, no names")])
 def metrics(request: Request) -> Response:
     register_store_collector(request.app.state.settings.db_url)
     return Response(metrics_payload(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -130,7 +130,8 @@ async def read_form(request: Request) -> _Form:
     return form
 
 
-MULTIPART_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+MULTIPART_BODY = {"x-max-body": MAX_SCAN_BYTES + FORM_OVERHEAD,  # api/body_limits.py: the scan is the big part
+                  "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["version", "party_id", "signer_name", "signed_on", "scan"],
     "properties": {
         "version": {"type": "integer", "minimum": 1, "description": "Numéro de la version signée"},

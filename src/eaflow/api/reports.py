@@ -22,9 +22,14 @@ from eaflow.services import report_snapshots, reports, roles
 from eaflow.store.models import User
 
 router = APIRouter(tags=["reports"])
+# What `format` chooses: the report as JSON, CSV or XLSX (the OpenAPI document names all three).
+REPORT_FILES = {200: {"description": "The report in the format asked", "content": {
+    "application/json": {}, "text/csv": {"schema": {"type": "string"}},
+    reports.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-@router.get("/api/v1/reports/indicators", summary="Quarterly steering indicators of the platform (R20)")
+@router.get("/api/v1/reports/indicators", summary="Quarterly steering indicators of the platform (R20)",
+            responses=REPORT_FILES)
 def indicators_report(
     settings: SettingsDep,
     user: Annotated[User, Depends(require(*roles.MANAGERS))],
@@ -66,7 +71,8 @@ def correct_report(settings: SettingsDep, user: ManagerDep, body: CorrectionIn):
     return report_snapshots.correct(settings, user, body.start, body.end, body.operator)
 
 
-@router.get("/api/v1/reports/{snapshot_id:int}", summary="One archived report, exactly as stored (R20)")
+@router.get("/api/v1/reports/{snapshot_id:int}", summary="One archived report, exactly as stored (R20)",
+            responses=REPORT_FILES)
 def download_report(
     snapshot_id: int, settings: SettingsDep, user: ManagerDep,
     format: Annotated[Literal["json", "csv", "xlsx"],

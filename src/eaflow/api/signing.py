@@ -9,7 +9,9 @@ journey accepts the answer (update `record_signature`, which checks again); if i
 answer is marked rejected and the link given back: a refused attempt changes nothing else.
 `submit_answer` does this for the counsellor's paper signatures too (api/paper_signatures.py).
 
-Every refusal of a link is a French page with a 4xx status; nothing is written.
+Every refusal of a link is a French page with a 4xx status; nothing is written. Before any of this,
+every request to a link counts against the abuse limits of the public links (services/limits.py):
+past them, a 429 page with Retry-After, the same for a valid link as for an invalid one.
 """
 from __future__ import annotations
 
@@ -20,14 +22,18 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import update
 from sqlmodel import Session
 
 from eaflow.activities.convention import aware
-from eaflow.api.deps import SettingsDep, TemporalDep
-from eaflow.api.problems import Problem
+from eaflow.api.deps import SettingsDep, TemporalDep, client_address
+from eaflow.api.problems import Problem, page_refusals
 from eaflow.documents.render import page, render
+from eaflow.services import limits
 from eaflow.services.db import db_scope
+from eaflow.services.public import public
+from eaflow.services.refusals import Refusal
 from eaflow.services.signatures import new_signature_id, submit_answer
 from eaflow.signing import TokenError, read_token, reading_keys
 from eaflow.store.convention import (
@@ -40,7 +46,37 @@ from eaflow.store.convention import (
 from eaflow.store.models import CLOSED_STATES, AuditEvent, Journey, Platform
 from eaflow.workflows.types import SignatureIn
 
-router = APIRouter(tags=["signature"])
+
+class LimitedLinkRoute(APIRoute):
+    """A signing link's route: the request counts against the abuse limits before anything is read
+    (its body, its token); past them a 429 French page with Retry-After, nothing else written."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            params = request.path_params
+            try:
+                wait = await run_in_threadpool(limits.admit, request.app.state.settings, "signature",
+                                               client_address(request),
+                                               f"{params.get('convention_id')}/{params.get('token')}")
+            except Refusal as refusal:  # the database does not answer
+                return message_page(refusal.title, refusal.detail, status=refusal.status, error=True)
+            if wait is not None:
+                refusal = limits.too_many_requests(wait)
+                response = message_page(refusal.title, refusal.detail, status=429, error=True)
+                response.headers["Retry-After"] = str(wait)
+                return response
+            return await handler(request)
+
+        return route
+
+
+router = APIRouter(tags=["signature"], route_class=LimitedLinkRoute, responses={
+    **page_refusals(403, 404, 409, 410, 422, 503),
+    429: {"description": "Too many requests to public links from this address, or to this link: wait Retry-After",
+          "content": {"text/html": {}}}})
+PUBLIC_LINK = public("a party's personal signature link: its signed token is the credential (check_link)")
 
 TITLE = "Signature de la convention d'emploi accompagné"
 ASK_COUNSELLOR = "Si vous devez encore répondre, votre conseiller en emploi accompagné peut vous envoyer un nouveau lien."
@@ -150,7 +186,7 @@ def _platform_name(session: Session, convention: Convention) -> str:
     return platform.name if platform else "La plateforme d'emploi accompagné"
 
 
-@router.get("/signature/{convention_id}/{token}", response_class=HTMLResponse,
+@router.get("/signature/{convention_id}/{token}", response_class=HTMLResponse, dependencies=[PUBLIC_LINK],
             summary="Public page: read the convention and sign or refuse it (personal link)")
 def signing_page(convention_id: str, token: str, request: Request, settings: SettingsDep):
     keys = reading_keys(settings)
@@ -168,7 +204,8 @@ def signing_page(convention_id: str, token: str, request: Request, settings: Set
     return HTMLResponse(page(TITLE, body), headers=PAGE_HEADERS)
 
 
-@router.get("/signature/{convention_id}/{token}/convention.pdf", summary="Public: the convention to sign, as a PDF")
+@router.get("/signature/{convention_id}/{token}/convention.pdf", summary="Public: the convention to sign, as a PDF",
+            dependencies=[PUBLIC_LINK])
 def signing_pdf(convention_id: str, token: str, settings: SettingsDep):
     keys = reading_keys(settings)
     with db_scope(settings) as session:
@@ -182,7 +219,7 @@ def signing_pdf(convention_id: str, token: str, settings: SettingsDep):
             "Cache-Control": "no-store"})
 
 
-@router.post("/signature/{convention_id}/{token}", response_class=HTMLResponse,
+@router.post("/signature/{convention_id}/{token}", response_class=HTMLResponse, dependencies=[PUBLIC_LINK],
              summary="Public: sign the convention, or refuse it with a reason (single use)")
 async def sign(convention_id: str, token: str, request: Request, settings: SettingsDep, client: TemporalDep,
                decision: Annotated[str, Form()] = "", signer_name: Annotated[str, Form(max_length=200)] = "",

@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from eaflow import nudges
 from eaflow.services.access import audit_read, visible_journey
 from eaflow.services.db import db_scope
-from eaflow.services.refusals import Refusal
+from eaflow.services.refusals import Refusal, invalid
 from eaflow.services.temporal import TemporalHolder
 from eaflow.services.views import aware, names_of
 from eaflow.settings import Settings
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 MAX_MONTHS = 120
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+# The months a journey can have, with room on both sides: beyond them the date arithmetic of the
+# period (11 months before `to`) would leave the calendar (year 0, a 500 found by fuzzing, issue 18).
+MIN_YEAR, MAX_YEAR = 1900, 2200
 
 # PATCH takes any of ContactFields' fields; the merged contact is validated by ContactFields itself.
 ContactPatch = create_model(
@@ -123,8 +126,8 @@ def intensity(settings: Settings, user: User, journey_id: str, from_: str | None
               to: str | None = None) -> dict[str, Any]:
     """Hours and R11 level month by month (months without contact included), workplace time (R13);
     the read is traced (R22)."""
-    last = _month(to) if to else rules.month_start(date.today())
-    first = _month(from_) if from_ else _months_before(last, 11)
+    last = _month(to, "to") if to else rules.month_start(date.today())
+    first = _month(from_, "from") if from_ else _months_before(last, 11)
     if first > last:
         raise Refusal(422, "Le mois de début doit précéder le mois de fin.",
                       errors=[{"field": "from", "message": "postérieur à to"}])
@@ -200,8 +203,12 @@ def _refuse_future(fields: ContactFields) -> None:
                       errors=[{"field": "occurred_on", "message": "la date du contact est dans le futur"}])
 
 
-def _month(text: str) -> date:
+def _month(text: str, field: str) -> date:
+    """A month YYYY-MM (the format is the API's check) within MIN_YEAR..MAX_YEAR, or a 422 on `field`."""
     year, month = text.split("-")
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:
+        raise invalid("La période demandée n'est pas valide.", field,
+                      f"Indiquez un mois entre {MIN_YEAR}-01 et {MAX_YEAR}-12 (AAAA-MM).")
     return date(int(year), int(month), 1)
 
 

@@ -64,6 +64,14 @@ def _attempts(items: list[str]) -> str:
     return " ; ".join(steps)
 
 
+_ROLE_WORDS = {"counsellor": "les conseillers", "manager": "les responsables", "admin": "les administrateurs",
+               "prescriber": "les prescripteurs"}
+
+
+def _roles(values: list[str]) -> str:
+    return _join([_ROLE_WORDS.get(role, role) for role in values]) if values else "aucun rôle (facultative pour tous)"
+
+
 @dataclass(frozen=True)
 class Line:
     sentence: str  # what the key governs, in French
@@ -142,6 +150,18 @@ WORDS: dict[str, tuple[str, dict[str, Line]]] = {
         "sign_in_failure_window": Line("… dans ce laps de temps (dans les pages comme par l'API)."),
         "password_link_validity": Line("Un lien pour choisir son mot de passe (nouveau compte ou réinitialisation) "
                                        "ne sert qu'une fois, dans ce délai."),
+        "second_factor_roles": Line("Les comptes de ces rôles doivent se connecter avec une double authentification "
+                                    "(un code à usage unique d'une application d'authentification, en plus du mot "
+                                    "de passe) ; chacun peut l'activer de lui-même.", _roles),
+    }),
+    "limits": ("Limites contre les abus des liens publics", {
+        "public_link_max_per_address": Line("Les pages des liens publics (signature de la convention, choix du mot "
+                                            "de passe) sont refusées pour un temps à une même adresse après ce nombre "
+                                            "de demandes…", _count("demande", "demandes")),
+        "public_link_address_window": Line("… dans ce laps de temps, que les liens soient valables ou non."),
+        "public_link_max_per_link": Line("Et à un même lien, d'où que viennent les demandes, après ce nombre de "
+                                         "demandes…", _count("demande", "demandes")),
+        "public_link_link_window": Line("… dans ce laps de temps."),
     }),
     "personal_data": ("Données personnelles (R22)", {
         "retention_after_exit": Line("R22 : les données personnelles d'un dossier clos (identité, coordonnées, notes, "

@@ -9,7 +9,7 @@ TITLES = {
     400: "Requête incorrecte", 401: "Authentification requise", 403: "Action non autorisée",
     404: "Introuvable", 405: "Méthode non autorisée", 409: "Conflit d'état", 413: "Contenu trop volumineux",
     415: "Type de contenu refusé", 422: "Données refusées", 429: "Trop de tentatives",
-    503: "Service momentanément indisponible",
+    500: "Erreur interne", 503: "Service momentanément indisponible",
 }
 
 

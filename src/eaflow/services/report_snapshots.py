@@ -31,6 +31,7 @@ from eaflow.services.db import db_scope
 from eaflow.services.operators import operator_label, operator_scope, operators_of
 from eaflow.services.refusals import Refusal
 from eaflow.settings import Settings
+from eaflow.store.db import get_by_number
 from eaflow.store.models import Platform, User
 from eaflow.store.reports import SCHEDULE_AUTHOR, ReportSnapshot
 
@@ -178,7 +179,7 @@ class Stored:
 def _stored(settings: Settings, user: User, snapshot_id: int) -> Stored:
     with db_scope(settings) as session:
         scope = _scope_of(session, user)
-        snapshot = session.get(ReportSnapshot, snapshot_id)
+        snapshot = get_by_number(session, ReportSnapshot, snapshot_id)
         if snapshot is None or snapshot.platform_id != scope.platform.id or not scope.allows(snapshot.operator_id):
             raise Refusal(404, NOT_FOUND)  # another platform's (or operator's) snapshot is not to be guessed at
         name = scope.platform.name + (f" — {operator_label(session, snapshot.operator_id)}"

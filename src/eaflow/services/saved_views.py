@@ -8,6 +8,7 @@ from sqlmodel import select
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import invalid
 from eaflow.settings import Settings
+from eaflow.store.db import get_by_number
 from eaflow.store.accounts import SavedView
 from eaflow.store.models import User
 
@@ -47,6 +48,6 @@ def save_view(settings: Settings, user: User, name: str, filters: dict[str, str]
 
 def delete_view(settings: Settings, user: User, view_id: int) -> None:
     with db_scope(settings) as session:
-        row = session.get(SavedView, view_id)
+        row = get_by_number(session, SavedView, view_id)
         if row is not None and row.user_id == user.id:
             session.delete(row)

@@ -21,6 +21,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
@@ -106,9 +107,17 @@ class SignedIn:
     token: str
 
 
-def sign_in(settings: Settings, email: str, password: str, *, address: str, via: str) -> SignedIn:
+if TYPE_CHECKING:
+    from eaflow.services.second_factor import SecondStep
+
+
+def sign_in(settings: Settings, email: str, password: str, *, address: str, via: str,
+            otp: str | None = None) -> SignedIn | SecondStep:
     """Check the password, throttled; open a session of kind `via` ("api" or "web") and return its
-    token. Every attempt is recorded. A 401 never says whether the account exists."""
+    token. Every attempt is recorded. A 401 never says whether the account exists. With a second
+    factor (eaflow/services/second_factor.py) the API needs `otp` too, and the pages get a
+    `SecondStep` (a pending token, not a session) instead."""
+    from eaflow.services import second_factor  # it builds on this module
     email = (email or "").strip().lower()[:320]
     policy = accounts_policy(settings)
     with db_scope(settings) as session:
@@ -123,11 +132,16 @@ def sign_in(settings: Settings, email: str, password: str, *, address: str, via:
                                       outcome="failure"))
             refusal = Refusal(401, WRONG_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"} if via == "api" else None)
         else:
-            session.add(SignInAttempt(email=email, user_id=user.id, address=address, via=via, outcome="success"))
             if password_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
                 session.add(user)
-            return SignedIn(user, issue_token(session, user, via, settings))
+            step = second_factor.after_password(session, settings, user, otp=otp, via=via, address=address)
+            if isinstance(step, second_factor.SecondStep):
+                return step
+            if step is None:
+                session.add(SignInAttempt(email=email, user_id=user.id, address=address, via=via, outcome="success"))
+                return SignedIn(user, issue_token(session, user, via, settings))
+            refusal = step
     raise refusal  # after the commit: the attempt is recorded
 
 
@@ -159,7 +173,15 @@ def user_for_token(settings: Settings, token: str | None, kind: str) -> User | N
             row.last_used_at = now
             session.add(row)
         user = session.get(User, row.user_id)
-        return user if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        if user.role in accounts_policy(settings).second_factor_roles:
+            from eaflow.services import second_factor  # it builds on this module
+
+            if not second_factor.confirmed_in(session, user.id):  # opened before the policy required one
+                session.delete(row)
+                return None
+        return user
 
 
 def revoke(settings: Settings, token: str | None) -> None:

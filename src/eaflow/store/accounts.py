@@ -10,7 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from eaflow.store.models import utcnow
 
-SIGN_IN_OUTCOMES = ("success", "failure", "throttled")
+# "second_step": the password was right and the second factor is awaited (not a success: it must not
+# clear the account's failure count, or the password alone would buy unlimited code guesses).
+SIGN_IN_OUTCOMES = ("success", "failure", "throttled", "second_step")
 
 
 class SignInAttempt(SQLModel, table=True):
@@ -100,3 +102,32 @@ def record_staffing(session, user, at: datetime | None = None) -> None:
     """The account as it stands now opens a staffing period (after a creation or a change)."""
     session.add(StaffingPeriod(user_id=user.id, since=at or utcnow(), role=user.role, fte=user.fte,
                                active=user.active, operator_id=user.operator_id))
+
+
+class SecondFactor(SQLModel, table=True):
+    """A user's TOTP second factor (RFC 6238, eaflow/services/second_factor.py): the secret encrypted
+    with a key derived from EAFLOW_SECRET_KEY (never shown again once confirmed), when the user
+    confirmed it with a first code (None: enrolment under way, not yet required at sign-in), and the
+    30-second step of the last code accepted, so that a code is never accepted twice."""
+
+    __tablename__ = "second_factor"
+
+    user_id: str = Field(primary_key=True, foreign_key="user.id")
+    secret_encrypted: str
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: Optional[datetime] = None
+    last_step: Optional[int] = None
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of a user's ten recovery codes of the second factor: shown once, stored as a keyed hash
+    only, usable once (`used_at`); a new set replaces the old one."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("code_hash", name="uq_recovery_code_code_hash"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="user.id", index=True)
+    code_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+    used_at: Optional[datetime] = None

@@ -291,3 +291,4 @@ import eaflow.store.accounts  # noqa: E402,F401  (sign-in attempts, saved inbox 
 import eaflow.store.convention  # noqa: E402,F401  (registers the convention tables, R10)
 import eaflow.store.resources  # noqa: E402,F401  (the platform's declared resources, R20 group 2)
 import eaflow.store.reports  # noqa: E402,F401  (the quarterly reports' immutable snapshots, R20)
+import eaflow.store.limits  # noqa: E402,F401  (the requests to public links the abuse limits count)

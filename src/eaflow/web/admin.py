@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from eaflow.accounts import ROLES
-from eaflow.services import operators, password_links, platform_details, policy_words, roles, users
+from eaflow.services import operators, password_links, platform_details, policy_words, roles, second_factor, users
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
 from eaflow.web.routing import PageRoute
@@ -28,6 +28,8 @@ DONE = {
     "cree": "Le compte est créé. Un lien pour choisir son mot de passe vient de lui être envoyé par courriel.",
     "modifie": "Les changements du compte sont enregistrés.",
     "sessions": "Toutes les sessions et tous les jetons d'accès du compte ont pris fin : la personne devra se reconnecter.",
+    "double-authentification": "La double authentification du compte est réinitialisée et ses sessions ont pris fin : à "
+                               "sa prochaine connexion, la personne l'activera de nouveau si son rôle l'exige.",
     "operateur": "L'opérateur est ajouté : vous pouvez maintenant lui rattacher des conseillers et des responsables.",
     "desactive": "Le compte est désactivé : toutes ses sessions et ses jetons d'accès ont pris fin.",
     "reactive": "Le compte est réactivé. La personne se connecte avec son mot de passe, ou avec un nouveau lien.",
@@ -130,7 +132,8 @@ def _user_page(request: Request, admin, user_id: str, *, values: dict[str, str] 
     return render_page(request, "admin_user.html.j2", status=status, account=account, values=values,
                        errors=errors or [], placed=_by_field(errors or []), role_choices=ROLE_CHOICES,
                        operator_choices=_operator_choices(request, admin),
-                       banner=_banner(fait), itself=account["id"] == admin.id, fte_text=_fte_text)
+                       banner=_banner(fait), itself=account["id"] == admin.id, fte_text=_fte_text,
+                       second_factor_on=second_factor.enabled_for(request.app.state.settings, admin, account["id"]))
 
 
 @router.get(HOME + "/comptes/{user_id}")
@@ -167,6 +170,18 @@ async def _set_active(request: Request, visitor: Visitor, user_id: str, active: 
 async def end_sessions(user_id: str, request: Request, visitor: VisitorDep):
     users.end_sessions(request.app.state.settings, _admin(visitor), user_id)
     return RedirectResponse(f"{HOME}/comptes/{user_id}?fait=sessions", status_code=303)
+
+
+@router.post(HOME + "/comptes/{user_id}/double-authentification")
+async def reset_second_factor(user_id: str, request: Request, visitor: VisitorDep):
+    admin = _admin(visitor)
+    try:
+        second_factor.reset(request.app.state.settings, admin, user_id)
+    except Refusal as refusal:
+        if refusal.status != 409:
+            raise
+        return _user_page(request, admin, user_id, errors=_errors_of(refusal), status=409)
+    return RedirectResponse(f"{HOME}/comptes/{user_id}?fait=double-authentification", status_code=303)
 
 
 @router.post(HOME + "/comptes/{user_id}/desactiver")

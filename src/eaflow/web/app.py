@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from eaflow.services.refusals import Refusal
 from eaflow.web import (actions, admin, inbox, indicators, journey, managers, paper, password_links, persons,
-                        preferences, prescriptions, resources, signin, tasks)
+                        preferences, prescriptions, resources, second_factor, signin, tasks)
 from eaflow.web.routing import error_page
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -28,6 +28,6 @@ def page_for_error(request: Request, refusal: Refusal):
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (signin, inbox, tasks, persons, journey, actions, paper, managers, prescriptions, indicators,
-                   admin, preferences, password_links, resources):
+                   admin, preferences, password_links, resources, second_factor):
         app.include_router(module.router)
     app.state.page_for_error = page_for_error

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from eaflow.activities.notify import CHANNEL_LABELS, SITUATION_LABELS
 from eaflow.services import audit, contacts, convention, employment, journeys, person_export, roles
 from eaflow.services.refusals import Refusal
+from eaflow.store.db import MAX_INTEGER_KEY
 from eaflow.store.models import CLOSED_STATES
 from eaflow.web import forms
 from eaflow.web.actions import offered_actions
@@ -57,7 +58,7 @@ def journey_page(journey_id: str, request: Request, visitor: VisitorDep, fait: s
 
 @router.get("/parcours/{journey_id}/convention")
 def convention_page(journey_id: str, request: Request, visitor: VisitorDep,
-                    version: Annotated[int | None, Query(ge=1)] = None):
+                    version: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_KEY)] = None):
     _staff(visitor)
     settings = request.app.state.settings
     document = convention.convention_document(settings, visitor.user, journey_id, version)
@@ -68,7 +69,7 @@ def convention_page(journey_id: str, request: Request, visitor: VisitorDep,
 
 @router.get("/parcours/{journey_id}/convention.pdf")
 def convention_pdf(journey_id: str, request: Request, visitor: VisitorDep,
-                   version: Annotated[int | None, Query(ge=1)] = None):
+                   version: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_KEY)] = None):
     _staff(visitor)
     document = convention.convention_document(request.app.state.settings, visitor.user, journey_id, version)
     return Response(document.pdf, media_type="application/pdf", headers={
@@ -89,7 +90,7 @@ def export_page(journey_id: str, format: str, request: Request, visitor: Visitor
 
 @router.get("/parcours/{journey_id}/journal")
 def journal_page(journey_id: str, request: Request, visitor: VisitorDep,
-                 avant: Annotated[int | None, Query(ge=1)] = None):
+                 avant: Annotated[int | None, Query(ge=1, le=MAX_INTEGER_KEY)] = None):
     if visitor.user.role not in roles.MANAGERS:
         raise Refusal(404, "Cette page n'existe pas.")
     settings, user = request.app.state.settings, visitor.user

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from eaflow.services import sessions
+from eaflow.services import second_factor, sessions
+from eaflow.services.public import public
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
+from eaflow.web import second_factor as second_factor_pages
 from eaflow.web.routing import PageRoute, local_path
 from eaflow.web.session import (
     SIGN_IN_PATH,
@@ -37,14 +39,14 @@ def _form(request: Request, *, next_path: str, email: str = "", error: Refusal |
     return response
 
 
-@router.get(SIGN_IN_PATH)
+@router.get(SIGN_IN_PATH, dependencies=[public("the sign-in form")])
 def sign_in_page(request: Request, suivant: str = "/", deconnecte: str | None = None):
     if visitor_of(request) is not None:
         return RedirectResponse(local_path(suivant), status_code=303)
     return _form(request, next_path=local_path(suivant), signed_out=deconnecte is not None)
 
 
-@router.post(SIGN_IN_PATH)
+@router.post(SIGN_IN_PATH, dependencies=[public("the sign-in itself: address and password")])
 def sign_in(request: Request, email: Annotated[str, Form(max_length=320)] = "",
             password: Annotated[str, Form(max_length=1000)] = "", suivant: Annotated[str, Form()] = "/"):
     address = request.client.host if request.client else "unknown"
@@ -52,6 +54,8 @@ def sign_in(request: Request, email: Annotated[str, Form(max_length=320)] = "",
         signed = sessions.sign_in(request.app.state.settings, email, password, address=address, via="web")
     except Refusal as refusal:
         return _form(request, next_path=local_path(suivant), email=email, error=refusal)
+    if isinstance(signed, second_factor.SecondStep):  # the code, or the enrolment the policy requires
+        return second_factor_pages.to_second_step(request, signed, local_path(suivant))
     response = RedirectResponse(local_path(suivant), status_code=303)
     set_session(request, response, signed.token)
     return response
