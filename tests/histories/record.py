@@ -26,6 +26,9 @@ older version of the code is the point of the replay test, so it is never overwr
   journey transferred (patch "r15-handover").
 - entry_spe_waiting_list_at_once: a SPE prescription on the waiting list at once, the CDAPH informed
   beside it after the counsellor was designated (patch "spe-waiting-list-at-once").
+- accompaniment_accepted_before_writing: the accompaniment to an exit at the person's request, each
+  update first made durable by its `update_accepted` activity (patch "updates-accepted-before-writing",
+  issue 19).
 """
 from __future__ import annotations
 
@@ -53,9 +56,10 @@ from tests.workflow.helpers import complete, intake, open_tasks, running_worker,
 HERE = Path(__file__).parent
 NAMES = ("entry_refused", "entry_spe_to_evaluation", "convention_refused_redrafted_signed",
          "entry_cdaph_decision_mailed_beside_waiting_list", "accompaniment_to_exit", "accompaniment_to_exit_local_steps",
-         "accompaniment_to_move_handed_over", "entry_spe_waiting_list_at_once")
+         "accompaniment_to_move_handed_over", "entry_spe_waiting_list_at_once", "accompaniment_accepted_before_writing")
 # One scenario, in successive shapes (the last ends in a move instead of the person's request).
-ACCOMPANIMENT = ("accompaniment_to_exit", "accompaniment_to_exit_local_steps", "accompaniment_to_move_handed_over")
+ACCOMPANIMENT = ("accompaniment_to_exit", "accompaniment_to_exit_local_steps", "accompaniment_to_move_handed_over",
+                 "accompaniment_accepted_before_writing")
 
 
 async def wait_task(settings, journey_id, kind):

@@ -101,6 +101,10 @@ class JourneyActivities:
     async def assign_counsellor(self, request: AssignmentRequest) -> None:
         await self._in_transaction(assignment.assign_counsellor, request)
 
+    @activity.defn(name="update_accepted")
+    async def update_accepted(self, _: None = None) -> None:
+        """Nothing: scheduling it is what makes the update durable first (workflows/steps.py `accepted`)."""
+
     @activity.defn(name="current_policy")
     async def current_policy(self, _: None = None) -> dict:
         return load_policy(self.settings.policy_file).model_dump(mode="json")
@@ -209,7 +213,8 @@ class JourneyActivities:
     def all(self) -> list[Callable]:
         return [
             self.record_step, self.open_task, self.close_task, self.reassign_open_tasks,
-            self.record_shared_evaluation, self.assign_counsellor, self.current_policy, self.send_notification,
+            self.record_shared_evaluation, self.assign_counsellor, self.update_accepted, self.current_policy,
+            self.send_notification,
             self.create_convention_version, self.send_signing_link, self.accept_signature,
             self.record_platform_signature, self.finalize_convention, self.contact_facts,
             self.record_contact_from_task, self.record_exit, self.transfer_journey,

@@ -116,6 +116,7 @@ class JourneyWorkflow:
 
     @workflow.update
     async def complete_task(self, completion: TaskCompletion) -> dict:
+        await self._accepted(self._validate_completion, completion)
         task = self.s.tasks[completion.task_id]
         result = await self.ctx.complete(completion, self._owner(task.kind).apply)
         if task.kind == "plan_interview" and self.relaunch.running:
@@ -144,6 +145,7 @@ class JourneyWorkflow:
     @workflow.update
     async def record_signature(self, answer: SignatureIn) -> dict:
         """R10: a party signed or refused the convention through its personal link."""
+        await self._accepted(self._validate_signature, answer)
         return await self.convention.record_signature(answer)
 
     @record_signature.validator
@@ -154,6 +156,7 @@ class JourneyWorkflow:
     async def contacts_changed(self) -> dict:
         """R12, R13: contacts were recorded, edited or deleted: re-read them, move the deadline;
         R17: a contact that reaches the person ends a relaunch sequence, a failed attempt may start one."""
+        await self._accepted()
         self.ctx.contacts_may_have_changed()
         result = await self.rhythm.contacts_changed()
         if self.relaunch.running:
@@ -172,6 +175,7 @@ class JourneyWorkflow:
     @workflow.update
     async def start_veille(self, request: VeilleRequest) -> dict:
         """R14: a veille agreed with the person, or its extension by a new agreement."""
+        await self._accepted(self._validate_veille, request)
         return await self.veille.start(request)
 
     @start_veille.validator
@@ -181,6 +185,7 @@ class JourneyWorkflow:
     @workflow.update
     async def reactivate(self, request: Reactivation) -> dict:
         """R14: the veille ends now; R17: the relaunch sequence ends now. The accompaniment resumes."""
+        await self._accepted(self._validate_reactivation, request)
         if self.s.state is JourneyState.relaunch:
             return await self.relaunch.reactivate(request)
         return await self.veille.reactivate(request)
@@ -195,6 +200,7 @@ class JourneyWorkflow:
     @workflow.update
     async def rights_event(self, event: RightsEvent) -> dict:
         """R19: a renewal filed, granted or refused, an appeal filed or decided: the rights follow."""
+        await self._accepted(self._validate_rights_event, event)
         return await self.rights.apply_event(event)
 
     @rights_event.validator
@@ -204,6 +210,7 @@ class JourneyWorkflow:
     @workflow.update
     async def propose_exit(self, proposal: ExitProposal) -> dict:
         """R15, R18: an exit proposed for one of R15's reasons goes to a manager; death closes the file."""
+        await self._accepted(self._validate_exit, proposal)
         return await self.exits.propose(proposal)
 
     @propose_exit.validator
@@ -215,12 +222,21 @@ class JourneyWorkflow:
         """Continue as new at the next safe point, into the code deployed now (ARCHITECTURE §6)."""
         self.ctx.resume_requested = True
 
+    async def _accepted(self, validate=None, *args) -> None:
+        """The first step of every update that writes: wait until the update is durably in the history
+        (steps.accepted: the database never shows what the journey did not receive), then check it
+        again, since another message may have moved the journey while this one was being recorded."""
+        await steps.accepted()
+        if validate is not None:
+            validate(*args)
+
     def _owner(self, kind: str):
         return next(p for p in self.procedures if kind in p.TASK_KINDS)
 
     @workflow.update
     async def change_counsellor(self, change: CounsellorChange) -> dict:
         """R8, R21: a change of counsellor is traced; the open tasks follow the person."""
+        await self._accepted(self._validate_counsellor_change, change)
         self.s.counsellor_changes += 1
         previous = self.s.counsellor_id
         await steps.assign_counsellor(AssignmentRequest(

@@ -50,6 +50,23 @@ RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=time
 LOCAL_STEPS_PATCH = "local-database-steps"
 
 
+# An update travels in a speculative workflow task that the server forgets if the worker or the server
+# dies before completing it, while a local activity of its handler may already have written the
+# database (ARCHITECTURE.md, "Known pitfalls"): the database would then show a completion the journey
+# never received. So every update handler first schedules one ordinary activity that does nothing
+# (`update_accepted`): scheduling it completes the workflow task, which writes the update's
+# WorkflowExecutionUpdateAccepted event, and only then do the handler's steps run. From that moment
+# the update is in the history: a crash replays the handler and re-runs its idempotent steps.
+# Updates handled before this shipped replay without it.
+ACCEPTED_BEFORE_WRITING_PATCH = "updates-accepted-before-writing"
+
+
+async def accepted() -> None:
+    """Return once the update being handled is durably in the journey's history (see above)."""
+    if workflow.patched(ACCEPTED_BEFORE_WRITING_PATCH):
+        await _call("update_accepted", None)
+
+
 async def _call(name: str, arg: Any, timeout: timedelta = DB_TIMEOUT, result_type: type | None = None,
                 heartbeat_timeout: timedelta | None = None) -> Any:
     return await workflow.execute_activity(
