@@ -11,6 +11,7 @@ eaflow/settings.py) and takes `--data-dir`, which overrides EAFLOW_DATA_DIR.
     eaflow user add --email E --role ROLE [--platform CODE] [--fte 0.8] [--name NAME] [--operator OP] --password-stdin
     eaflow demo [--api-url URL]
     eaflow journeys resume
+    eaflow journeys check [--repair] [--since-hours N] [JOURNEY_ID ...]
     eaflow policy show [--policy FILE]
     eaflow personal-data purge [--dry-run] [--today YYYY-MM-DD] [--policy FILE]
     eaflow person export JOURNEY_ID --by MANAGER_EMAIL [--format pdf|json] [--output FILE]
@@ -223,6 +224,33 @@ def cmd_journeys_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_journeys_check(args: argparse.Namespace) -> int:
+    """Compare every journey's workflow with the records (eaflow/reconcile.py), and mend with --repair:
+    one line per difference, then a summary. Exit 1 when a difference is left (a person must look)."""
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    from eaflow import reconcile
+    from eaflow.temporal_client import connect
+
+    settings = _settings(args)
+    since = datetime.now(timezone.utc) - timedelta(hours=args.since_hours) if args.since_hours else None
+
+    async def check() -> reconcile.Report:
+        client = await connect(settings)
+        return await reconcile.check(client, settings, repair=args.repair, since=since,
+                                     journey_ids=args.journey_ids or None)
+
+    try:
+        report = asyncio.run(check())
+    except Exception as exc:  # noqa: BLE001 (Temporal or the database unreachable: one line, not a trace)
+        raise CommandError(f"cannot compare the journeys: {exc}", 2) from None
+    for difference in report.differences:
+        print(difference.line())
+    print(report.summary())
+    return 0 if all(d.repaired for d in report.differences) else 1
+
+
 def cmd_personal_data_purge(args: argparse.Namespace) -> int:
     """R22: anonymise the closed files past their retention (what the daily schedule does), or list them."""
     from datetime import date
@@ -381,6 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     journeys_commands.add_parser(
         "resume", parents=[common], help="after an upgrade: every running journey continues into the deployed code"
     ).set_defaults(func=cmd_journeys_resume)
+    check = journeys_commands.add_parser(
+        "check", parents=[common], help="compare every journey with the records; --repair mends what can be")
+    check.add_argument("--repair", action="store_true", help="mend what can be mended (eaflow/reconcile.py)")
+    check.add_argument("--since-hours", type=float, help="only the journeys touched in the last N hours")
+    check.add_argument("journey_ids", nargs="*", metavar="JOURNEY_ID", help="only these journeys")
+    check.set_defaults(func=cmd_journeys_check)
 
     personal = commands.add_parser("personal-data", parents=[common], help="personal data (R22)")
     personal_commands = personal.add_subparsers(dest="personal_data_command", metavar="ACTION", required=True)

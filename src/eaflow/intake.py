@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlmodel import Session
 from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from eaflow.policy import Policy
 from eaflow.store.models import AuditEvent, Journey, Person
@@ -181,10 +181,33 @@ def journey_input(journey_id: str, platform_id: str, request: IntakeRequest, pol
     return JourneyInput(journey_id=journey_id, platform_id=platform_id, facts=request.facts(), policy=policy)
 
 
+def recorded_input(session: Session, journey_id: str, policy: Policy) -> JourneyInput | None:
+    """The input of a journey whose prescription is recorded, rebuilt from the records alone (what
+    `IntakeRequest.facts` gave at intake): the intake is the record, and a journey recorded without its
+    workflow (a crash between the two) is started from here (issue 19). None without the records."""
+    journey, person = session.get(Journey, journey_id), session.get(Person, journey_id)
+    if journey is None or person is None:
+        return None
+    consent = (Consent(given_on=person.consent_given_on, by=person.consent_by)
+               if person.consent_given_on is not None and person.consent_by else None)
+    facts = IntakeFacts(
+        birth_date=person.birth_date, channel=journey.channel, urgent=journey.urgent,
+        prescribed_on=journey.prescribed_on, situation=journey.situation,
+        rights=Rights(rqth_until=journey.rqth_until, rqth_permanent=journey.rqth_permanent,
+                      boe_category=journey.boe_category),
+        subsidiarity_reason=journey.subsidiarity_reason, other_support=journey.other_support,
+        other_support_justification=journey.other_support_justification, consent=consent,
+        has_legal_representative=person.legal_representative is not None, has_employer=person.employer is not None,
+    )
+    return JourneyInput(journey_id=journey_id, platform_id=journey.platform_id, facts=facts, policy=policy)
+
+
 async def start_journey(client: Client, task_queue: str, inp: JourneyInput) -> IntakeAnswer:
-    """Start the journey and wait for the examination of the prescription (one round trip)."""
+    """Start the journey and wait for the examination of the prescription (one round trip). Started
+    again (a retried intake, the reconciler), it finds the running journey and starts nothing."""
     start = WithStartWorkflowOperation(
         JourneyWorkflow.run, inp, id=inp.journey_id, task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,  # a journey that ended never starts again
     )
     return await client.execute_update_with_start_workflow(JourneyWorkflow.intake_answer, start_workflow_operation=start)

@@ -76,6 +76,9 @@ ACTIVITY_FAILURES = Counter("eaflow_activity_failures", "Activity attempts that 
                             registry=REGISTRY)
 ACTIVITY_COMPLETIONS = Counter("eaflow_activity_completions", "Activity attempts that succeeded", ["activity"],
                                registry=REGISTRY)
+JOURNEY_DIFFERENCES = Counter("eaflow_journey_differences", "Differences found between the records and the journeys "
+                              "(eaflow/reconcile.py), by kind and whether they were repaired", ["kind", "repaired"],
+                              registry=REGISTRY)
 UP = Gauge("eaflow_up", "1 while this process runs", ["component"], registry=REGISTRY)
 
 

@@ -20,6 +20,8 @@ catch-up window (a day missed is caught up by the next one: the purge takes what
 6th at 6 h), so that late records are in. Same overlap policy; a catch-up window of a week, since a
 quarter's report missed for a day would otherwise wait three months. The snapshot and the mails are
 keyed, so a caught-up run after a manual one stores and sends nothing twice.
+`journeys-check` (issue 19) fires every day at CHECK_HOUR, Paris time: every journey compared with the
+records, what can be mended mended (eaflow/reconcile.py); same overlap policy and catch-up window.
 `ensure_schedule` creates or updates each of them the same way.
 """
 from __future__ import annotations
@@ -45,6 +47,7 @@ from temporalio.client import (
 from eaflow.policy import Policy
 from eaflow.settings import Settings
 from eaflow.workflows.digest import WeeklyDigest
+from eaflow.workflows.journeys_check import JourneysCheck
 from eaflow.workflows.personal_data import PersonalDataPurge
 from eaflow.workflows.quarterly_report import QuarterlyReport
 
@@ -52,6 +55,8 @@ WEEKLY_DIGEST_SCHEDULE_ID = "weekly-digest"
 PERSONAL_DATA_PURGE_SCHEDULE_ID = "personal-data-purge"
 PURGE_HOUR = 3  # at night, Paris time: nobody is working on the files
 QUARTERLY_REPORT_SCHEDULE_ID = "quarterly-report"
+JOURNEYS_CHECK_SCHEDULE_ID = "journeys-check"
+CHECK_HOUR = 2  # Paris time: before the purge, when no one works on the files
 REPORT_HOUR = 6  # Paris time: the report is archived before the managers' day starts
 QUARTER_FIRST_MONTHS = (1, 4, 7, 10)
 REPORT_CATCHUP_WINDOW = timedelta(days=7)
@@ -114,6 +119,27 @@ def personal_data_purge_schedule(settings: Settings) -> Schedule:
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
     )
+
+
+def journeys_check_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            JourneysCheck.run, id=JOURNEYS_CHECK_SCHEDULE_ID, task_queue=settings.task_queue,
+            execution_timeout=RUN_TIMEOUT,
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=(ScheduleRange(CHECK_HOUR),),
+                                            comment="les parcours comparés aux dossiers (issue 19)")],
+            time_zone_name=TIME_ZONE,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
+    )
+
+
+async def ensure_journeys_check_schedule(client: Client, settings: Settings,
+                                         schedule_id: str = JOURNEYS_CHECK_SCHEDULE_ID) -> str:
+    """Create or update the daily comparison's schedule; 'created', 'updated' or 'unchanged'."""
+    return await ensure_schedule(client, schedule_id, journeys_check_schedule(settings))
 
 
 def quarterly_report_schedule(settings: Settings, policy: Policy) -> Schedule:

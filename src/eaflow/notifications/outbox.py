@@ -12,9 +12,13 @@ same key (retries after a timeout, a worker crash, a failed SMTP server). The se
 
 At-least-once window: if the process dies after the SMTP server accepted the message and before
 step 4 commits (or the commit itself fails), the next attempt sends the mail again. This cannot be
-closed on our side (SMTP has no two-phase commit); it is kept narrow (step 4 is one short
-UPDATE) and harmless: every attempt carries the same Message-ID, derived from the key alone, so a
-receiving server or mail client that deduplicates on Message-ID shows the mail once.
+closed on our side (SMTP has no two-phase commit); it is kept as narrow as the machine allows: the
+instant the server accepts, the key is appended to this process's journal (sent_journal.py: one
+`write`, microseconds, which survives the process being killed), and a retry that finds its row still
+pending looks there before sending (step 2). Step 4, which may wait for the database under load,
+is then no longer part of the window on one machine. It stays harmless: every attempt carries the
+same Message-ID, derived from the key alone, so a receiving server or mail client that deduplicates
+on Message-ID shows the mail once.
 """
 from __future__ import annotations
 
@@ -23,12 +27,15 @@ import hashlib
 from email.message import EmailMessage
 from email.utils import format_datetime
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from eaflow.notifications import mailer
+from eaflow.notifications.sent_journal import journal_for
 from eaflow.notifications.registry import render
 from eaflow.settings import Settings
 from eaflow.store.db import session_scope
@@ -68,9 +75,15 @@ def build_message(settings: Settings, *, key: str, kind: str, to: str, subject: 
     return message
 
 
+def journal_directory(settings: Settings) -> Path:
+    return settings.data_dir / "outbox"
+
+
 def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: str,
-           journey_id: str | None, busy_timeout: float = 30.0) -> tuple[bool, str]:
-    """(already_sent, message_id). Inserts the pending row or counts one more attempt on it.
+           journey_id: str | None, busy_timeout: float = 30.0, accepted: Callable[[str], bool] = lambda _: False,
+           ) -> tuple[bool, str]:
+    """(already_sent, message_id). Inserts the pending row or counts one more attempt on it; a pending
+    row whose key `accepted` knows (the journal: the server accepted it before a crash) is marked sent.
 
     Waits for a locked database no longer than EAFLOW_DB_BUSY_TIMEOUT (`busy_timeout`), like every
     other activity: nothing is sent yet, so failing here and being retried is safe.
@@ -86,6 +99,10 @@ def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: 
                                      subject=subject, message_id=message_id, status=STATUS_PENDING)
                 elif row.kind != kind:
                     raise ValueError(f"mail key {key!r} already used for kind {row.kind!r}, not {kind!r}")
+                elif accepted(key):
+                    row.status, row.sent_at = STATUS_SENT, datetime.now(timezone.utc)
+                    session.add(row)
+                    return True, row.message_id
                 else:
                     # A retry renders again: keep what is actually being sent now.
                     row.recipient, row.subject = to, subject
@@ -99,12 +116,22 @@ def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: 
 
 def _mark_sent(url: str, key: str) -> None:
     # Deliberately not EAFLOW_DB_BUSY_TIMEOUT but session_scope's longer default: the mail is sent,
-    # and giving up on a locked database here would make the retry send it again.
+    # and giving up on a locked database here would make the retry look in the journal.
     with session_scope(url) as session:
         row = session.exec(select(MailOutbox).where(MailOutbox.idempotency_key == key)).one()
         row.status = STATUS_SENT
         row.sent_at = datetime.now(timezone.utc)
         session.add(row)
+
+
+def mark_sent_keys(url: str, keys: Iterable[str]) -> None:
+    """Mark these keys sent where they are still pending (the journals of processes that are gone)."""
+    keys = list(keys)
+    with session_scope(url) as session:
+        for start in range(0, len(keys), 500):
+            session.exec(update(MailOutbox).where(MailOutbox.idempotency_key.in_(keys[start:start + 500]),
+                                                  MailOutbox.status == STATUS_PENDING)
+                         .values(status=STATUS_SENT, sent_at=datetime.now(timezone.utc)))
 
 
 async def deliver(settings: Settings, *, key: str, kind: str, to: str, params: Mapping[str, Any],
@@ -117,14 +144,18 @@ async def deliver(settings: Settings, *, key: str, kind: str, to: str, params: M
     """
     subject, body = render(kind, params)
     message_id = message_id_for(key)
+    journal = journal_for(journal_directory(settings))
     already_sent, stored_id = await asyncio.to_thread(
         _claim, settings.db_url, key=key, kind=kind, to=to, subject=subject,
-        message_id=message_id, journey_id=journey_id, busy_timeout=settings.db_busy_timeout_seconds)
+        message_id=message_id, journey_id=journey_id, busy_timeout=settings.db_busy_timeout_seconds,
+        accepted=journal.holds)
     if already_sent:
         return stored_id
     message = build_message(settings, key=key, kind=kind, to=to, subject=subject, body=body,
                             message_id=message_id, attachments=attachments)
     await mailer.send_email(settings, message)
     # The at-least-once window (see the module docstring) is between the line above and this one.
+    journal.accepted(key)
     await asyncio.to_thread(_mark_sent, settings.db_url, key)
+    journal.marked()
     return message_id

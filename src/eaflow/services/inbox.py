@@ -221,6 +221,27 @@ def outcome_hash(kind: str, outcome: dict) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
+def completion_of(session: Session, task: Task, outcome: dict[str, Any], digest: str, actor_id: str) -> TaskCompletion:
+    """The `complete_task` update of a checked outcome, with the facts of the records its validator
+    needs (the workflow reads no database): the counsellor's caseload and FTE for R7, whether the
+    person is in employment for R10. Also how the reconciler hands over a completion the records hold
+    and the journey never received (eaflow/reconcile.py)."""
+    facts: dict[str, Any] = {}
+    if task.kind == "assign_counsellor":
+        counsellor = session.get(User, outcome["counsellor_id"])
+        facts = {"caseload": caseload_of(session, counsellor.id, excluding=task.journey_id),
+                 "fte": counsellor.fte if counsellor else 0}
+    if task.kind in ("draft_convention", "draft_avenant"):
+        facts = draft_facts(session, task.journey_id)
+    canonical = TASK_KINDS[task.kind].validate(outcome).model_dump(mode="json")
+    return TaskCompletion(task_id=task.id, outcome=canonical, outcome_hash=digest, actor_id=actor_id, facts=facts)
+
+
+def completion_update_id(task_id: str, digest: str) -> str:
+    """The update id of a completion: a repeated one (same task, same outcome) is applied once."""
+    return f"{task_id}:{digest[:16]}"
+
+
 async def complete_task(settings: Settings, client: Client, user: User, task_id: str,
                         outcome: dict[str, Any]) -> dict[str, Any]:
     """Complete a task with an outcome valid against its schema; the task as it stands after. The
@@ -240,7 +261,6 @@ async def complete_task(settings: Settings, client: Client, user: User, task_id:
                 raise Refusal(409, "Cette tâche a déjà été complétée avec un autre résultat.")
             if task.status != "open":
                 raise Refusal(409, "Cette tâche n'est plus ouverte.")
-            facts: dict = {}
             if task.kind == "assign_counsellor":
                 counsellor = session.get(User, outcome["counsellor_id"])
                 if counsellor is None or counsellor.role != "counsellor" or not counsellor.active \
@@ -248,19 +268,13 @@ async def complete_task(settings: Settings, client: Client, user: User, task_id:
                     raise Refusal(422, "Ce conseiller n'existe pas sur la plateforme de la personne.",
                                   errors=[{"field": "outcome.counsellor_id", "message": "conseiller inconnu"}])
                 check_may_designate(session, user, counsellor, "outcome.counsellor_id")
-                facts = {"caseload": caseload_of(session, counsellor.id, excluding=task.journey_id),
-                         "fte": counsellor.fte}
-            if task.kind in ("draft_convention", "draft_avenant"):  # R10: in employment? (the workflow reads no database)
-                facts = draft_facts(session, task.journey_id)
-            canonical = TASK_KINDS[task.kind].validate(outcome).model_dump(mode="json")
-            return TaskCompletion(task_id=task.id, outcome=canonical, outcome_hash=digest,
-                                  actor_id=user.id, facts=facts), None, task.journey_id
+            return completion_of(session, task, outcome, digest, user.id), None, task.journey_id
 
     completion, already, journey_id = await run_in_threadpool(prepare)
     if already is not None:
         return already
     handle = client.get_workflow_handle(journey_id)
-    update_id = f"{task_id}:{completion.outcome_hash[:16]}"
+    update_id = completion_update_id(task_id, completion.outcome_hash)
     await call_workflow(lambda: handle.execute_update(JourneyWorkflow.complete_task, completion, id=update_id))
 
     def read():

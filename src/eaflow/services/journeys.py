@@ -20,6 +20,7 @@ from eaflow.intake import (
     journey_input,
     new_journey_id,
     record_prescription,
+    recorded_input,
     start_journey,
 )
 from eaflow.policy import load_policy
@@ -34,7 +35,7 @@ from eaflow.settings import Settings
 from eaflow.store.models import AuditEvent, Journey, Person, Task, User
 from eaflow.workflows import transitions
 from eaflow.workflows.journey import JourneyWorkflow
-from eaflow.workflows.types import CounsellorChange
+from eaflow.workflows.types import CounsellorChange, JourneyInput
 
 
 async def intake(settings: Settings, client: Client, user: User, body: IntakeRequest,
@@ -67,8 +68,10 @@ async def intake(settings: Settings, client: Client, user: User, body: IntakeReq
             await start_journey(client, settings.task_queue,
                                 journey_input(journey_id, platform_id, body, load_policy(settings.policy_file)))
         except Exception as error:
-            await run_in_threadpool(_forget, settings, journey_id)
+            await _take_back(settings, client, journey_id)
             raise Refusal(503, "Le parcours n'a pas pu démarrer ; rien n'a été enregistré, réessayez.") from error
+    else:
+        await _started(settings, client, journey_id)
 
     def read():
         with db_scope(settings) as session:
@@ -76,6 +79,31 @@ async def intake(settings: Settings, client: Client, user: User, body: IntakeReq
             return jsonable_encoder(journey_view(session, journey, user))
 
     return await run_in_threadpool(read), created
+
+
+async def _started(settings: Settings, client: Client, journey_id: str) -> None:
+    """The same intake again (its Idempotency-Key): if the first one was cut between its record and its
+    workflow (a crash), the journey starts now from its records; otherwise nothing happens (issue 19)."""
+    def recorded() -> JourneyInput | None:
+        with db_scope(settings) as session:
+            journey = session.get(Journey, journey_id)
+            if journey is None or journey.state != "prescribed":
+                return None  # the workflow moved it on: it runs
+            return recorded_input(session, journey_id, load_policy(settings.policy_file))
+
+    inp = await run_in_threadpool(recorded)
+    if inp is not None:
+        await start_journey(client, settings.task_queue, inp)  # an existing workflow is found, not started twice
+
+
+async def _take_back(settings: Settings, client: Client, journey_id: str) -> None:
+    """An intake whose workflow did not start is taken back whole: the workflow too, in case the start
+    did reach the server before failing here (a timeout), so that neither outlives the other."""
+    try:
+        await client.get_workflow_handle(journey_id).terminate(reason="intake taken back: its start failed")
+    except Exception:  # noqa: BLE001 - not started, or Temporal unreachable: the nightly check terminates it
+        pass
+    await run_in_threadpool(_forget, settings, journey_id)
 
 
 def _forget(settings, journey_id: str) -> None:
