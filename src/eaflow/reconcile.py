@@ -122,8 +122,9 @@ def waits_on_something(snapshot: JourneySnapshot) -> bool:
     return snapshot.state is JourneyState.convention and snapshot.convention.status == "signing"
 
 
-def compare(record: Record, snapshot: JourneySnapshot) -> list[Difference]:
-    """The differences between a journey's records and its workflow's state."""
+def compare(record: Record, snapshot: JourneySnapshot, *, activities_pending: bool = False) -> list[Difference]:
+    """The differences between a journey's records and its workflow's state. `activities_pending`: the
+    journey waits on an activity (a mail to an SMTP server that is down, say), so it waits on something."""
     found: list[Difference] = []
     jid = record.id
     if record.state != snapshot.state.value:
@@ -153,7 +154,7 @@ def compare(record: Record, snapshot: JourneySnapshot) -> list[Difference]:
             now = known.status if known else "unknown to it"
             found.append(Difference(jid, "task_open_in_records_only", f"{task_id} is open in the records, "
                                                                        f"{now} in the journey", True, task_id))
-    if not waits_on_something(snapshot):
+    if not activities_pending and not waits_on_something(snapshot):
         found.append(Difference(jid, "waits_on_nothing", f"in {snapshot.state.value}, the journey waits on no task, "
                                                           "deadline or signature", False))
     return found
@@ -187,6 +188,7 @@ class Seen:
     final_state: str | None = None
     snapshot: JourneySnapshot | None = None
     busy: bool = False
+    activities_pending: bool = False
 
 
 MAIL_ACTIVITIES = frozenset({"send_notification", "send_signing_link"})  # may wait long on SMTP: not in flight
@@ -205,7 +207,13 @@ async def _seen(client: Client, journey_id: str, *, final: bool = True) -> Seen:
     busy = raw.HasField("pending_workflow_task") or any(
         activity.activity_type.name not in MAIL_ACTIVITIES for activity in raw.pending_activities)
     if description.status == WorkflowExecutionStatus.RUNNING:
-        return Seen(exists=True, running=True, snapshot=await handle.query(JourneyWorkflow.snapshot), busy=busy)
+        if busy:
+            # No query while a workflow task is in flight: a query then makes the worker complete that
+            # task early, between a local activity's marker and its result reaching the workflow, and
+            # such a history does not replay (the journey would stop on a nondeterminism error).
+            return Seen(exists=True, running=True, busy=True)
+        return Seen(exists=True, running=True, snapshot=await handle.query(JourneyWorkflow.snapshot),
+                    activities_pending=bool(raw.pending_activities))
     ended_in = await handle.result() if final and description.status == WorkflowExecutionStatus.COMPLETED else None
     return Seen(exists=True, final_state=ended_in, busy=busy)
 
@@ -230,7 +238,7 @@ async def _differences(client: Client, record: Record | None, journey_id: str) -
         return []
     if seen.busy:
         return []  # a step in flight: looked at again on the next pass
-    return compare(record, seen.snapshot)
+    return compare(record, seen.snapshot, activities_pending=seen.activities_pending)
 
 
 async def _pass(client: Client, settings: Settings, ids: Iterable[str] | None,

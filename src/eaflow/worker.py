@@ -17,7 +17,7 @@ from eaflow.activities.registry import JourneyActivities
 from eaflow.activities.reports import ReportActivities
 from eaflow.activity_logging import ActivityLogging
 from eaflow.notifications import sent_journal
-from eaflow.notifications.outbox import journal_directory, mark_sent_keys
+from eaflow.notifications.outbox import journal_directory, mark_sent_messages
 from eaflow.notifications.registry import check_templates
 from eaflow.nudges import relay_forever
 from eaflow.observability import REGISTRY, UP, configure_logging
@@ -61,7 +61,7 @@ async def run_worker(settings: Settings) -> None:
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0", registry=REGISTRY)
         UP.labels("worker").set(1)
-    absorbed = sent_journal.absorb(journal_directory(settings), partial(mark_sent_keys, settings.db_url))
+    absorbed = sent_journal.absorb(journal_directory(settings), partial(mark_sent_messages, settings.db_url))
     if absorbed:  # issue 19: mails a process that is gone had sent, and not yet marked
         logging.getLogger("eaflow.worker").info("mails marked sent from journals of stopped processes: %d", absorbed,
                                                 extra={"component": "worker", "kind": "outbox"})

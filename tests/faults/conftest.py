@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -110,6 +111,7 @@ class _StallingCollector:
         message = email.message_from_bytes(envelope.original_content or envelope.content,
                                            policy=email.policy.default)
         self.server._received(message, list(envelope.rcpt_tos))
+        self.server.accepted_at.append((message["Message-ID"], time.monotonic()))
         return "250 Message accepted for delivery"
 
 
@@ -120,6 +122,7 @@ class FaultSmtpServer(SmtpServer):
         self.refuse_once: set[str] = set()
         self.data_started = 0
         self.data_abandoned = 0
+        self.accepted_at: list[tuple[str, float]] = []  # (Message-ID, time.monotonic()) of each 250 to DATA
 
     def start(self) -> "FaultSmtpServer":
         if self._controller is None:

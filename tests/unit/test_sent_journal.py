@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from eaflow.notifications import outbox, sent_journal
-from eaflow.notifications.outbox import deliver, journal_directory, mark_sent_keys
+from eaflow.notifications.outbox import deliver, journal_directory, mark_sent_messages
 from eaflow.notifications.sent_journal import SentJournal
 from eaflow.settings import Settings
 from eaflow.store.db import session_scope
@@ -37,10 +37,10 @@ def _status(settings: Settings, key: str) -> str:
 
 def test_a_key_written_by_one_journal_is_known_to_every_process_of_the_machine(tmp_path):
     mine, another = SentJournal(tmp_path), SentJournal(tmp_path / "other")
-    mine.accepted("j-1/admission/a@example.fr")
-    assert mine.holds("j-1/admission/a@example.fr")
-    assert not mine.holds("j-1/admission")  # whole lines only
-    assert not another.holds("j-1/admission/a@example.fr")  # another directory
+    mine.accepted("<0123456789abcdef0123456789abcdef@eaflow>")
+    assert mine.holds("<0123456789abcdef0123456789abcdef@eaflow>")
+    assert not mine.holds("<0123456789abcdef@eaflow>")  # whole lines only
+    assert not another.holds("<0123456789abcdef0123456789abcdef@eaflow>")  # another directory
     mine.close()
 
 
@@ -61,6 +61,8 @@ async def test_a_crash_after_the_servers_acceptance_sends_nothing_twice(tmp_path
     assert _status(settings, key) == "pending"
     monkeypatch.undo()
 
+    assert "nadia" not in journal_directory(settings).joinpath(sent_journal.journal_for(
+        journal_directory(settings)).path.name).read_text()  # R22: a digest, never the address
     again = await deliver(settings, key=key, kind="admission_counsellor", to="nadia@example.org", params=PARAMS)
     assert again == outbox.message_id_for(key)
     await asyncio.sleep(0.2)
@@ -79,11 +81,11 @@ async def test_the_journals_of_processes_gone_are_taken_into_the_database_then_d
     directory = journal_directory(settings)
     directory.mkdir(parents=True)
     dead = directory / f"{sent_journal.PREFIX}{sent_journal._host()}-{gone.pid}{sent_journal.SUFFIX}"
-    dead.write_text(f"{key}\n")
+    dead.write_text(f"{outbox.message_id_for(key)}\n")
     live = sent_journal.journal_for(directory)
     live.accepted("j-4/still/being/marked")
 
-    assert sent_journal.absorb(directory, lambda keys: mark_sent_keys(settings.db_url, keys)) == 1
+    assert sent_journal.absorb(directory, lambda ids: mark_sent_messages(settings.db_url, ids)) == 1
     assert _status(settings, key) == "sent" and not dead.exists()
     assert live.path.exists()  # this process's own journal is its own
     live.marked()

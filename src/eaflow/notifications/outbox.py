@@ -83,7 +83,8 @@ def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: 
            journey_id: str | None, busy_timeout: float = 30.0, accepted: Callable[[str], bool] = lambda _: False,
            ) -> tuple[bool, str]:
     """(already_sent, message_id). Inserts the pending row or counts one more attempt on it; a pending
-    row whose key `accepted` knows (the journal: the server accepted it before a crash) is marked sent.
+    row whose Message-ID `accepted` knows (the journal: the server accepted it before a crash) is
+    marked sent.
 
     Waits for a locked database no longer than EAFLOW_DB_BUSY_TIMEOUT (`busy_timeout`), like every
     other activity: nothing is sent yet, so failing here and being retried is safe.
@@ -99,7 +100,7 @@ def _claim(url: str, *, key: str, kind: str, to: str, subject: str, message_id: 
                                      subject=subject, message_id=message_id, status=STATUS_PENDING)
                 elif row.kind != kind:
                     raise ValueError(f"mail key {key!r} already used for kind {row.kind!r}, not {kind!r}")
-                elif accepted(key):
+                elif accepted(row.message_id):
                     row.status, row.sent_at = STATUS_SENT, datetime.now(timezone.utc)
                     session.add(row)
                     return True, row.message_id
@@ -124,12 +125,12 @@ def _mark_sent(url: str, key: str) -> None:
         session.add(row)
 
 
-def mark_sent_keys(url: str, keys: Iterable[str]) -> None:
-    """Mark these keys sent where they are still pending (the journals of processes that are gone)."""
-    keys = list(keys)
+def mark_sent_messages(url: str, message_ids: Iterable[str]) -> None:
+    """Mark these mails sent where they are still pending (the journals of processes that are gone)."""
+    message_ids = list(message_ids)
     with session_scope(url) as session:
-        for start in range(0, len(keys), 500):
-            session.exec(update(MailOutbox).where(MailOutbox.idempotency_key.in_(keys[start:start + 500]),
+        for start in range(0, len(message_ids), 500):
+            session.exec(update(MailOutbox).where(MailOutbox.message_id.in_(message_ids[start:start + 500]),
                                                   MailOutbox.status == STATUS_PENDING)
                          .values(status=STATUS_SENT, sent_at=datetime.now(timezone.utc)))
 
@@ -155,7 +156,7 @@ async def deliver(settings: Settings, *, key: str, kind: str, to: str, params: M
                             message_id=message_id, attachments=attachments)
     await mailer.send_email(settings, message)
     # The at-least-once window (see the module docstring) is between the line above and this one.
-    journal.accepted(key)
+    journal.accepted(message_id)
     await asyncio.to_thread(_mark_sent, settings.db_url, key)
     journal.marked()
     return message_id
