@@ -459,5 +459,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The console script: `main`, then an exit that skips the interpreter's finalisation. The Temporal
+    client's native threads can abort a finalising interpreter ("PyGILState_Release", exit -6) after
+    a command that talked to Temporal has printed its result: its exit code must be the command's."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import ConfigDict, EmailStr, Field
 from sqlmodel import Session
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -16,9 +16,10 @@ from eaflow.store.models import AuditEvent, Journey, Person
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import Channel, Consent, IntakeAnswer, IntakeFacts, JourneyInput, Rights, Situation
+from eaflow.workflows.plausibility import CheckedText
 
 
-class _Body(BaseModel):
+class _Body(CheckedText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -47,13 +48,6 @@ class PersonIn(_Body):
     legal_representative: LegalRepresentative | None = Field(
         None, title="Représentant légal",
         description="À remplir si la personne est mineure ou protégée (tutelle, curatelle…)")
-
-    @field_validator("birth_date")
-    @classmethod
-    def _not_in_future(cls, value: date) -> date:
-        if value > date.today():
-            raise ValueError("la date de naissance ne peut pas être dans le futur")
-        return value
 
 
 class EmployerIn(_Body):
@@ -120,13 +114,6 @@ class IntakeRequest(_Body):
     consent: Consent | None = Field(None, title="Consentement",
                                     description="Obligatoire : rien ne commence sans le consentement de la personne "
                                                 "ou de son représentant légal (R3)")
-
-    @field_validator("prescribed_on")
-    @classmethod
-    def _prescribed_not_in_future(cls, value: date) -> date:
-        if value > date.today():
-            raise ValueError("la date de prescription ne peut pas être dans le futur")
-        return value
 
     def facts(self) -> IntakeFacts:
         return IntakeFacts(

@@ -45,6 +45,12 @@ class _Section(BaseModel):
 class IntakePolicy(_Section):
     cdaph_notification_due: str = Field("P7D", description="R2: time to bring a SPE prescription to the CDAPH's knowledge")
     cdaph_reminder_every: str = Field("P7D", description="R2: reminder to the platform staff until the CDAPH is informed")
+    prescription_max_age: str = Field(
+        "P2Y", description="a prescription or a CDAPH decision dated longer ago than this is refused at intake (a typing "
+                           "error, or a decision to renew)")
+    consent_margin: str = Field(
+        "P6M", description="the person's consent may be dated at most this long before the prescription, and not after "
+                           "today")
 
 
 class WaitingListPolicy(_Section):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import func, select
@@ -14,16 +14,19 @@ pytestmark = pytest.mark.xdist_group("dev-server")
 
 PRESCRIBER, MANAGER, C1, C2 = "prescripteur@test.fr", "manager@test.fr", "c1@test.fr", "c2@test.fr"
 TODAY = date.today().isoformat()
+# The prescription half a year ago: the journey's contacts, interviews and decisions of these tests lie
+# after it (issue 18: nothing of a journey predates its prescription).
+PRESCRIBED = (date.today() - timedelta(days=180)).isoformat()
 
 
 def intake(**overrides) -> dict:
     body = {
         "person": {"first_name": "Léa", "last_name": "Martin", "birth_date": "1995-04-12",
                    "email": "lea.martin@example.fr", "phone": "0600000000", "legal_representative": None},
-        "channel": "france_travail", "urgent": False, "prescribed_on": TODAY, "situation": "seeking",
+        "channel": "france_travail", "urgent": False, "prescribed_on": PRESCRIBED, "situation": "seeking",
         "rights": {"rqth_until": "2030-05-31", "rqth_permanent": False, "boe_category": None},
         "subsidiarity_reason": "Un appui durable dans l'emploi que le droit commun n'offre pas.",
-        "other_support": None, "employer": None, "consent": {"given_on": TODAY, "by": "person"},
+        "other_support": None, "employer": None, "consent": {"given_on": PRESCRIBED, "by": "person"},
     }
     body.update(overrides)
     return body
@@ -114,7 +117,7 @@ async def test_r2_r4_r7_r9_r21_r22_prescription_to_admission_through_the_inbox(a
     assert [t["id"] for t in mine] == [evaluation["id"]]
     journey = (await api.request("GET", f"/api/v1/journeys/{journey_id}", C1)).json()
     assert journey["state"] == "admitted" and journey["counsellor"]["id"] == platform.counsellor
-    assert journey["admitted_on"] == TODAY and journey["admission_delay_days"] == 0
+    assert journey["admitted_on"] == TODAY and journey["admission_delay_days"] == 180  # since the prescription
     assert (await api.request("GET", f"/api/v1/journeys/{journey_id}", C2)).status_code == 404
     done = await api.request("POST", f"/api/v1/tasks/{evaluation['id']}/complete", C1, json={"outcome": {
         "evaluated_on": TODAY, "wishes": "Rester en poste", "needs": "Adapter le poste",

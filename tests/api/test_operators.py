@@ -4,6 +4,8 @@ designate only their counsellors, and read their operator's indicators; the chef
 the whole platform and every operator's figures, which add up to the consolidated report."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from eaflow import accounts
@@ -107,7 +109,7 @@ async def test_operators_each_manager_answers_for_their_operator_the_chef_de_fil
 
     # Indicators: each operator's part, and the platform's that adds them up.
     period = {"from": "2020-01-01", "to": "2020-12-31"}
-    today = {"from": intake()["prescribed_on"], "to": intake()["prescribed_on"]}
+    today = {"from": date.today().isoformat(), "to": date.today().isoformat()}  # admitted today
     whole = (await api.request("GET", "/api/v1/reports/indicators", MANAGER, params=today)).json()
     part_b = (await api.request("GET", "/api/v1/reports/indicators", MANAGER,
                                 params={**today, "operator": operator_b})).json()

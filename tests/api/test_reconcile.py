@@ -33,6 +33,17 @@ async def check(local_env, settings, **kwargs) -> reconcile.Report:
     return await reconcile.check(local_env.client, settings, settle=0.5, **kwargs)
 
 
+async def found(local_env, settings, **kwargs) -> reconcile.Report:
+    """A comparison that must find the difference made on purpose: a journey with a step in flight is
+    left out of a comparison (not queried), so on a loaded machine it is looked for again a few times."""
+    for _ in range(20):
+        report = await check(local_env, settings, **kwargs)
+        if report.differences:
+            return report
+        await asyncio.sleep(0.3)
+    return report
+
+
 def journey(settings, journey_id: str) -> Journey:
     with session_scope(settings.db_url) as session:
         return session.get(Journey, journey_id)
@@ -58,12 +69,12 @@ async def test_an_intake_recorded_without_its_workflow_starts_from_its_records(a
     with session_scope(settings.db_url) as session:  # the API died between its record and the start
         record_prescription(session, "j-cut-at-intake", body, platform.platform_id, platform.prescriber)
 
-    found = await check(local_env, settings)
-    assert [(d.journey_id, d.kind, d.repaired) for d in found.differences] == [
+    looked = await found(local_env, settings)
+    assert [(d.journey_id, d.kind, d.repaired) for d in looked.differences] == [
         ("j-cut-at-intake", "intake_without_workflow", False)]
     assert journey(settings, "j-cut-at-intake").state == "prescribed"  # without --repair nothing changes
 
-    mended = await check(local_env, settings, repair=True)
+    mended = await found(local_env, settings, repair=True)
     assert [(d.kind, d.repaired) for d in mended.differences] == [("intake_without_workflow", True)]
     await api.wait_task("j-cut-at-intake", "assign_counsellor", MANAGER)  # the journey runs: the waiting list
     assert journey(settings, "j-cut-at-intake").state == "waiting_list"
@@ -89,8 +100,8 @@ async def test_a_workflow_without_records_is_terminated(api, local_env, settings
     inp = journey_input("j-no-records", platform.platform_id, body, Policy())
     handle = await local_env.client.start_workflow(JourneyWorkflow.run, inp, id="j-no-records",
                                                    task_queue=settings.task_queue)
-    found = await check(local_env, settings, repair=True)
-    assert [(d.journey_id, d.kind, d.repaired) for d in found.differences] == [
+    mended = await found(local_env, settings, repair=True)
+    assert [(d.journey_id, d.kind, d.repaired) for d in mended.differences] == [
         ("j-no-records", "workflow_without_records", True)]
     assert (await handle.describe()).status.name == "TERMINATED"
 
@@ -109,8 +120,8 @@ async def test_a_completion_the_journey_never_received_is_handed_to_it(api, loca
             outcome_hash=outcome_hash("assign_counsellor", outcome), completed_by=platform.manager,
             completed_at=datetime.now(timezone.utc)))
 
-    found = await check(local_env, settings, journey_ids=[journey_id], repair=True)
-    assert [(d.kind, d.task_id, d.repaired) for d in found.differences] == [
+    mended = await found(local_env, settings, journey_ids=[journey_id], repair=True)
+    assert [(d.kind, d.task_id, d.repaired) for d in mended.differences] == [
         ("task_closed_in_records_only", task_id, True)]
     snapshot = await local_env.client.get_workflow_handle(journey_id).query(JourneyWorkflow.snapshot)
     assert snapshot.tasks[task_id].status == "done" and snapshot.counsellor_id == platform.counsellor
@@ -136,8 +147,8 @@ async def test_a_completion_the_journey_refuses_now_reopens_the_task(api, local_
             outcome_hash=outcome_hash("assign_counsellor", outcome), completed_by=platform.manager,
             completed_at=datetime.now(timezone.utc)))
 
-    found = await check(local_env, settings, journey_ids=[journey_id], repair=True)
-    [difference] = found.differences
+    mended = await found(local_env, settings, journey_ids=[journey_id], repair=True)
+    [difference] = mended.differences
     assert difference.kind == "task_closed_in_records_only" and difference.repaired, difference.line()
     assert "task open again" in difference.note, difference.note
     with session_scope(settings.db_url) as session:
@@ -158,10 +169,10 @@ async def test_records_that_lag_or_stray_are_set_to_the_journeys(api, local_env,
             title="Réaliser l'évaluation partagée", assignee_id=None, candidate_role="counsellor",
             created_at=datetime.now(timezone.utc), due_at=None))
 
-    found = await check(local_env, settings, journey_ids=[journey_id])
-    assert sorted((d.kind, d.mendable) for d in found.differences) == [
+    looked = await found(local_env, settings, journey_ids=[journey_id])
+    assert sorted((d.kind, d.mendable) for d in looked.differences) == [
         ("state", True), ("task_open_in_records_only", True)]
-    assert (await check(local_env, settings, journey_ids=[journey_id], repair=True)).repaired == 2
+    assert (await found(local_env, settings, journey_ids=[journey_id], repair=True)).repaired == 2
     assert journey(settings, journey_id).state == "waiting_list"
     with session_scope(settings.db_url) as session:
         assert session.get(Task, f"{journey_id}-t99").status == "cancelled"

@@ -15,11 +15,12 @@ from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from eaflow.api.deps import SettingsDep, require
 from eaflow.services import report_snapshots, reports, roles
 from eaflow.store.models import User
+from eaflow.workflows.plausibility import CheckedText
 
 router = APIRouter(tags=["reports"])
 # What `format` chooses: the report as JSON, CSV or XLSX (the OpenAPI document names all three).
@@ -51,7 +52,7 @@ def indicators_report(
 ManagerDep = Annotated[User, Depends(require(*roles.MANAGERS))]
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(CheckedText):
     """The period of the report to archive again (both absent: the last complete calendar quarter)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from eaflow.api.deps import SettingsDep, require
 from eaflow.api.problems import Problem
 from eaflow.services import operators, password_links, preferences, roles, users
 from eaflow.store.models import User
+from eaflow.workflows.plausibility import CheckedText
 
 router = APIRouter(tags=["users"])
 AdminDep = Annotated[User, Depends(require(*roles.ADMINS))]
@@ -18,7 +19,7 @@ StaffDep = Annotated[User, Depends(require(*roles.STAFF))]
 MAIL_NOT_SENT = "Le courriel n'a pas pu partir (serveur de messagerie injoignable) : réessayez dans un instant."
 
 
-class UserIn(BaseModel):
+class UserIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(max_length=320, description="the address, also the sign-in name")
@@ -29,7 +30,7 @@ class UserIn(BaseModel):
                                                                      "(id) they work for; default the chef de file")
 
 
-class UserChange(BaseModel):
+class UserChange(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     role: Optional[str] = None
@@ -39,7 +40,7 @@ class UserChange(BaseModel):
                                                                      "works for; their persons follow them")
 
 
-class PreferencesIn(BaseModel):
+class PreferencesIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     muted_kinds: list[str] = Field(default_factory=list, description="the mail kinds not to receive")
@@ -95,7 +96,7 @@ def save_my_preferences(body: PreferencesIn, settings: SettingsDep, user: StaffD
                                         digest_instead=body.digest_instead)
 
 
-class OperatorIn(BaseModel):
+class OperatorIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=200, description="the organisation (co-porteur) joining the platform")

@@ -9,7 +9,7 @@ import hashlib
 from typing import Any, Literal
 
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from temporalio.client import Client
 
 from eaflow.services.access import visible_journey
@@ -20,9 +20,10 @@ from eaflow.store.models import User
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import AvenantRequest
+from eaflow.workflows.plausibility import CheckedText
 
 
-class AvenantIn(BaseModel):
+class AvenantIn(CheckedText):
     model_config = ConfigDict(extra="forbid", title="Demande d'avenant à la convention")
     kind: Literal["legal_representative", "employer"] = Field(
         title="Ce qui change",

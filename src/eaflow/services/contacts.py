@@ -14,7 +14,6 @@ from typing import Any, Callable, Optional
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,6 +24,7 @@ from sqlalchemy import tuple_
 from sqlmodel import Session, select
 
 from eaflow import nudges
+from eaflow.services import plausible
 from eaflow.services.access import audit_read, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal, invalid
@@ -38,6 +38,7 @@ from eaflow.store.models import CLOSED_STATES, User
 from eaflow.workflows import rules, transitions
 from eaflow.workflows.field_errors import field_errors
 from eaflow.workflows.task_kinds import ContactFields
+from eaflow.workflows.plausibility import CheckedText
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,10 @@ ContactPatch = create_model(
 async def add_contact(settings: Settings, temporal: TemporalHolder, user: User, journey_id: str,
                       body: ContactFields, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
     """Record a contact: (its view, whether it was recorded now: False for a repeated key)."""
-    _refuse_future(body)
     contact_id = store.new_contact_id(journey_id, user.id, idempotency_key)
 
     def write(session: Session) -> tuple[Contact, bool]:
+        plausible.check_dates(session, journey_id, {"occurred_on": body.occurred_on})
         return store.add_contact(session, journey_id, body, user.id, contact_id)
 
     view, nudge = await run_in_threadpool(_write, settings, user, journey_id, write)
@@ -101,7 +102,7 @@ async def edit_contact(settings: Settings, temporal: TemporalHolder, user: User,
     def write(session: Session) -> tuple[Contact, bool]:
         store.lock_journey(session, journey_id)  # read the contact as no one else is changing it
         fields = _merged(store.live_contact(session, journey_id, contact_id), patch)
-        _refuse_future(fields)
+        plausible.check_dates(session, journey_id, {"occurred_on": fields.occurred_on})
         contact, changes = store.edit_contact(session, journey_id, contact_id, fields, user.id)
         return contact, bool(changes)
 
@@ -197,12 +198,6 @@ def _merged(contact: Contact, patch: dict[str, Any]) -> ContactFields:
         raise Refusal(422, "La requête contient des champs invalides.", errors=field_errors(error)) from error
 
 
-def _refuse_future(fields: ContactFields) -> None:
-    if fields.occurred_on > date.today():
-        raise Refusal(422, "Un contact ne peut pas être enregistré à une date future.",
-                      errors=[{"field": "occurred_on", "message": "la date du contact est dans le futur"}])
-
-
 def _month(text: str, field: str) -> date:
     """A month YYYY-MM (the format is the API's check) within MIN_YEAR..MAX_YEAR, or a 422 on `field`."""
     year, month = text.split("-")
@@ -240,7 +235,7 @@ def get_contact(settings: Settings, user: User, journey_id: str, contact_id: str
         return contact_view(contact, names)
 
 
-class ContactDeletion(BaseModel):
+class ContactDeletion(CheckedText):
     """Deleting a contact from the pages: the reason is asked, and traced."""
 
     model_config = ConfigDict(extra="forbid", title="Suppression d'un contact")

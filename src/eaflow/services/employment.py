@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from eaflow import employment, profile
@@ -31,11 +31,12 @@ from eaflow.store.models import User, aware
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import AvenantRequest
+from eaflow.workflows.plausibility import CheckedText
 
 ACTIONS = ("open", "close")
 
 
-class _Body(BaseModel):
+class _Body(CheckedText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlmodel import select
 from temporalio.client import Client
 
@@ -30,9 +30,10 @@ from eaflow.store.models import Journey, Platform, User
 from eaflow.workflows import rules
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import ExitProposal, Handover
+from eaflow.workflows.plausibility import CheckedText
 
 
-class ExitIn(BaseModel):
+class ExitIn(CheckedText):
     """R15: the reason and what it requires in `details`:
     person_request {informed: true, low_intensity_offered: true}; move {department};
     reorientation {person_choice: {on, how}, towards}; death (managers only)."""
@@ -154,7 +155,7 @@ _ANALYSIS = Field("", max_length=5000, title="Analyse circonstanciée de la situ
                               "Un responsable de la plateforme décidera au vu de cette analyse.")
 
 
-class _ExitForm(BaseModel):
+class _ExitForm(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -24,7 +25,7 @@ from eaflow.intake import (
     start_journey,
 )
 from eaflow.policy import load_policy
-from eaflow.services import roles
+from eaflow.services import plausible, roles
 from eaflow.services.access import READ_ACTIONS, audit_read, audit_reads, journey_filter, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.operators import check_may_designate
@@ -36,6 +37,7 @@ from eaflow.store.models import AuditEvent, Journey, Person, Task, User
 from eaflow.workflows import transitions
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import CounsellorChange, JourneyInput
+from eaflow.workflows.plausibility import CheckedText
 
 
 async def intake(settings: Settings, client: Client, user: User, body: IntakeRequest,
@@ -43,6 +45,7 @@ async def intake(settings: Settings, client: Client, user: User, body: IntakeReq
     """Record a prescription and start its journey: (the journey, whether it was created now; a
     repeated Idempotency-Key finds it already started)."""
     roles.check(user, roles.INTAKE)
+    plausible.refuse(plausible.intake_errors(body, load_policy(settings.policy_file), date.today()))
     journey_id = new_journey_id(user.id, idempotency_key)
 
     def write() -> tuple[str, bool]:
@@ -180,7 +183,7 @@ def journey_history(settings: Settings, user: User, journey_id: str, *, with_rea
         return {"journey_id": journey.id, "items": items}
 
 
-class CounsellorChangeIn(BaseModel):
+class CounsellorChangeIn(CheckedText):
     model_config = ConfigDict(extra="forbid", title="Changement de conseiller")
     counsellor_id: str = Field(min_length=1, max_length=64, title="Nouveau conseiller",
                                description="Un conseiller de votre plateforme, qui n'a pas atteint sa capacité "

@@ -85,6 +85,10 @@ WORDS: dict[str, tuple[str, dict[str, Line]]] = {
                                        "connaissance de la CDAPH."),
         "cdaph_reminder_every": Line("R2 : rappel à l'équipe de la plateforme tant que la CDAPH n'est pas informée.",
                                      _EVERY),
+        "prescription_max_age": Line("Une prescription ou une décision de la CDAPH plus ancienne que ce délai est "
+                                     "refusée à l'enregistrement : une erreur de saisie, ou une décision à renouveler."),
+        "consent_margin": Line("Le consentement de la personne peut précéder la prescription de ce délai au plus ; il "
+                               "ne peut pas être daté après le jour de l'enregistrement."),
     }),
     "waiting_list": ("Liste d'attente", {
         "assignment_due": Line("R6, R7 : délai visé pour qu'un responsable désigne le conseiller d'une personne."),

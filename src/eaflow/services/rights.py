@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlmodel import Session, select
 from temporalio.client import Client
 
@@ -30,11 +30,12 @@ from eaflow.workflows import rights
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import RightsEvent
+from eaflow.workflows.plausibility import CheckedText
 
 Right = Literal["rqth", "cdaph_decision"]
 
 
-class _Event(BaseModel):
+class _Event(CheckedText):
     model_config = ConfigDict(extra="forbid")
     right: Right = Field("rqth", title="Droit concerné",
                          description="Le droit dont le renouvellement est suivi (R19) : la RQTH, ou la décision "

@@ -30,9 +30,10 @@ from eaflow.workflows import rules
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import Reactivation, VeilleRequest
+from eaflow.workflows.plausibility import CheckedText
 
 
-class Agreement(BaseModel):
+class Agreement(CheckedText):
     model_config = ConfigDict(extra="forbid", title="Accord formel de la personne")
     on: date = Field(title="Date de l'accord de la personne",
                      description="Jour où la personne a donné son accord formel à la mise en veille (R14)")
@@ -40,7 +41,7 @@ class Agreement(BaseModel):
                      description="Comment la personne a donné son accord : écrit signé, courriel, …")
 
 
-class VeilleIn(BaseModel):
+class VeilleIn(CheckedText):
     """R14: who asked, the person's formal agreement, the agreed end, the reactivation conditions."""
 
     model_config = ConfigDict(extra="forbid", title="Mise en veille de l'accompagnement")
@@ -62,7 +63,7 @@ class VeilleIn(BaseModel):
                                                      "l'accompagnement avant la date de fin (R14)")
 
 
-class ReactivateIn(BaseModel):
+class ReactivateIn(CheckedText):
     model_config = ConfigDict(extra="forbid", title="Reprise de l'accompagnement")
     reason: str = Field("", max_length=2000, title="Motif de la reprise",
                         description="Pourquoi l'accompagnement reprend maintenant, avant la fin de la veille ou de "

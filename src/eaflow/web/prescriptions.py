@@ -67,8 +67,13 @@ async def send_prescription(request: Request, visitor: PrescriberDep):
     except ValidationError as error:
         return _form(request, values=values, key=key, rows=rows, status=422, errors=field_errors(error))
     settings = request.app.state.settings
-    journey, _ = await journeys.intake(settings, await request.app.state.temporal.client(), visitor.user, body,
-                                      idempotency_key=f"page:{key}")
+    try:
+        journey, _ = await journeys.intake(settings, await request.app.state.temporal.client(), visitor.user, body,
+                                          idempotency_key=f"page:{key}")
+    except Refusal as refusal:
+        if refusal.status != 422 or not refusal.errors:
+            raise
+        return _form(request, values=values, key=key, rows=rows, status=422, errors=refusal.errors)
     return RedirectResponse(f"/prescriptions/{journey['id']}?fait=envoyee", status_code=303)
 
 

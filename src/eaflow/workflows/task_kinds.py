@@ -14,10 +14,11 @@ from datetime import date
 from enum import StrEnum, nonmember
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from eaflow import profile
 from eaflow.workflows.field_errors import FieldValueError, field_errors
+from eaflow.workflows.plausibility import CheckedText
 
 
 def choice_labels(labels: Mapping[str, str]) -> Callable[[dict[str, Any]], None]:
@@ -54,7 +55,7 @@ class _Choice(StrEnum):
 _READ_ONLY = {"readOnly": True}  # set by the task itself: a form does not show it
 
 
-class _Outcome(BaseModel):
+class _Outcome(CheckedText):
     model_config = ConfigDict(extra="forbid")  # subclasses add their French title; the config merges
 
 
