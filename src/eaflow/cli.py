@@ -12,6 +12,7 @@ eaflow/settings.py) and takes `--data-dir`, which overrides EAFLOW_DATA_DIR.
     eaflow demo [--api-url URL]
     eaflow journeys resume
     eaflow journeys check [--repair] [--since-hours N] [JOURNEY_ID ...]
+    eaflow data check [--platform CODE]
     eaflow policy show [--policy FILE]
     eaflow personal-data purge [--dry-run] [--today YYYY-MM-DD] [--policy FILE]
     eaflow person export JOURNEY_ID --by MANAGER_EMAIL [--format pdf|json] [--output FILE]
@@ -300,6 +301,33 @@ def cmd_person_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    """Issue 18: the records that break the bounds of what can be true (services/plausible.py), one line
+    each (table, id, field, value, bound); exit 1 when there is any, so that a platform that imported
+    files before the bounds existed can find and correct them."""
+    from datetime import date
+
+    from sqlmodel import select
+
+    from eaflow.services.plausible import records_out_of_bounds
+    from eaflow.store.db import session_scope
+    from eaflow.store.models import Platform
+
+    settings = _settings(args)
+    with session_scope(settings.db_url) as session:
+        platform_id = None
+        if args.platform:
+            platform = session.exec(select(Platform).where(Platform.department == args.platform)).first()
+            if platform is None:
+                raise CommandError(f"no platform for département {args.platform!r}", 2)
+            platform_id = platform.id
+        found = list(records_out_of_bounds(session, platform_id, date.today()))
+    for record in found:
+        print(record.line())
+    print(f"{len(found)} record(s) out of bounds")
+    return 1 if found else 0
+
+
 def cmd_policy_show(args: argparse.Namespace) -> int:
     from eaflow.policy import load_policy, policy_as_toml
 
@@ -415,6 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--since-hours", type=float, help="only the journeys touched in the last N hours")
     check.add_argument("journey_ids", nargs="*", metavar="JOURNEY_ID", help="only these journeys")
     check.set_defaults(func=cmd_journeys_check)
+
+    data = commands.add_parser("data", parents=[common], help="the records")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    data_check = data_commands.add_parser(
+        "check", parents=[common], help="list the records that break the bounds of what can be true; exit 1 if any")
+    data_check.add_argument("--platform", metavar="CODE", help="only the platform of this département")
+    data_check.set_defaults(func=cmd_data_check)
 
     personal = commands.add_parser("personal-data", parents=[common], help="personal data (R22)")
     personal_commands = personal.add_subparsers(dest="personal_data_command", metavar="ACTION", required=True)

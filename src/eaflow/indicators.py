@@ -143,6 +143,9 @@ def last_complete_quarter(today: date) -> Period:
     return Period(date(end.year, 3 * ((end.month - 1) // 3) + 1, 1), end)
 
 
+PERIOD_YEARS = (1900, 2200)
+
+
 def period_errors(start: Optional[date], end: Optional[date]) -> list[dict[str, str]]:
     """Field errors of a requested period (empty when it is valid; both absent means the default)."""
     if start is None and end is None:
@@ -153,6 +156,9 @@ def period_errors(start: Optional[date], end: Optional[date]) -> list[dict[str, 
     if end is None:
         return [{"field": "to", "message": "indiquez aussi la fin de la période (to), ou ni l'un ni l'autre "
                                            "pour le dernier trimestre civil achevé"}]
+    for field, day in (("from", start), ("to", end)):  # the arithmetic of a period (24 months on) stays in the calendar
+        if not PERIOD_YEARS[0] <= day.year <= PERIOD_YEARS[1]:
+            return [{"field": field, "message": f"indiquez une date entre {PERIOD_YEARS[0]} et {PERIOD_YEARS[1]}"}]
     if end < start:
         return [{"field": "to", "message": "la fin de la période ne peut pas précéder son début"}]
     if (end - start).days + 1 > MAX_PERIOD_DAYS:

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eaflow.services.refusals import TITLES as REFUSAL_TITLES
 from eaflow.services.refusals import Refusal
-from eaflow.workflows.field_errors import french_message
+from eaflow.workflows.field_errors import FieldValueError, french_message
 
 PROBLEM = "application/problem+json"
 # The API's name for the services' refusal: raised as is by the routers, answered as problem+json.
@@ -23,7 +23,11 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM, headers=problem.headers)
 
 
-def _field(loc: tuple) -> str:
+def _field(error: dict) -> str:
+    """The dotted path of a validation error's field; a model validator's refusal of one of its fields
+    (FieldValueError) names that field."""
+    cause = (error.get("ctx") or {}).get("error")
+    loc = tuple(error.get("loc", ())) + ((cause.field,) if isinstance(cause, FieldValueError) else ())
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
@@ -35,7 +39,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": french_message(e)} for e in exc.errors()]
+        errors = [{"field": _field(e), "message": french_message(e)} for e in exc.errors()]
         return problem_response(Problem(422, "La requête contient des champs invalides.", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from eaflow import employment, profile
+from eaflow.services import plausible
 from eaflow.services.access import audit_read, visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -149,6 +150,7 @@ def _refusal(refused: store.EmploymentRefused) -> Refusal:
 def _open(settings, user: User, journey_id: str, body: OpenEpisode) -> tuple[dict, bool, AvenantRequest | None]:
     with db_scope(settings) as session:
         visible_journey(session, user, journey_id)
+        plausible.refuse(plausible.job_errors(body.started_on, plausible.file_dates(session, journey_id)))
         try:
             episode, created, journey = store.open_episode(
                 session, journey_id, actor_id=user.id, employer_name=body.employer.name,

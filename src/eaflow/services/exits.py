@@ -20,6 +20,7 @@ from sqlmodel import select
 from temporalio.client import Client
 
 from eaflow import accounts
+from eaflow.services import plausible
 from eaflow.services.access import visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -86,6 +87,9 @@ async def propose_exit(settings: Settings, client: Client, user: User, journey_i
             refusal = _refusal(body, user)
             if refusal is not None:
                 raise refusal
+            choice = body.details.get("person_choice")
+            if isinstance(choice, dict):  # R18: the day the person chose a reorientation is a past day of the journey
+                plausible.check_dates(session, journey_id, {"on": choice.get("on")}, prefix="details.person_choice.")
             if body.reason != "move":
                 return None, None
             return move_destination(session, journey, body.details)

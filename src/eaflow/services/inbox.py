@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from eaflow.activities.assignment import caseload_of
-from eaflow.services import roles
+from eaflow.services import plausible, roles
 from eaflow.services.access import audit_read, audit_reads, task_filter, visible_task
 from eaflow.services.convention import draft_facts
 from eaflow.services.db import db_scope
@@ -254,6 +254,7 @@ async def complete_task(settings: Settings, client: Client, user: User, task_id:
             errors = outcome_errors(task.kind, outcome)
             if errors:
                 raise Refusal(422, "Le résultat ne correspond pas à ce que la tâche demande.", errors=errors)
+            plausible.check_dates(session, task.journey_id, outcome, prefix="outcome.")
             digest = outcome_hash(task.kind, outcome)
             if task.status == "done":
                 if task.outcome_hash == digest:

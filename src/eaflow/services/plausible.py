@@ -16,7 +16,9 @@ from sqlmodel import Session, select
 
 from eaflow.durations import Duration
 from eaflow.policy import Policy
+from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
+from eaflow.settings import Settings
 from eaflow.store.models import Journey, Person
 from eaflow.workflows import plausibility as bounds
 
@@ -96,6 +98,25 @@ def job_errors(started_on: date, dates: FileDates) -> list[dict[str, str]]:
 def check_dates(session: Session, journey_id: str, values: dict[str, Any], prefix: str = "") -> None:
     """Refuse (422) the body or outcome `values` of a journey whose dates are out of their bounds."""
     refuse(dates_errors(values, file_dates(session, journey_id), date.today(), prefix))
+
+
+def check_paths(settings: Settings, journey_id: str, values: dict[str, Any], *, only_first_day: frozenset[str] = frozenset(),
+                ) -> None:
+    """The same for dates named by their path in the body ("agreement.on": …), in a read of their own;
+    a None value is not there to check. `only_first_day`: paths whose future a domain rule answers
+    itself, with its rule id (R19's dates): only the journey's first day is checked here."""
+    with db_scope(settings) as session:
+        dates = file_dates(session, journey_id)
+    errors = []
+    for path, value in values.items():
+        if value is None:
+            continue
+        if path in only_first_day:
+            errors += _error(path, bounds.journey_date(value, dates.first_day))
+            continue
+        head, _, name = path.rpartition(".")
+        errors += dates_errors({name: value}, dates, date.today(), f"{head}." if head else "")
+    refuse(errors)
 
 
 # ------------------------------------------------------------------------------- what is recorded

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal, Optional, Union
 
 from fastapi.concurrency import run_in_threadpool
@@ -30,6 +31,8 @@ from eaflow.workflows import rights
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.task_kinds import choice_labels
 from eaflow.workflows.types import RightsEvent
+from eaflow.services import plausible
+from eaflow.workflows import plausibility
 from eaflow.workflows.plausibility import CheckedText
 
 Right = Literal["rqth", "cdaph_decision"]
@@ -147,6 +150,13 @@ async def record_rights_event(settings: Settings, client: Client, user: User, jo
                               body: RenewalFiled | Granted | Refused | AppealFiled | AppealDecided) -> dict[str, Any]:
     """Send one event to the journey, which decides (R19); the same body twice is one event."""
     await run_in_threadpool(_visible, settings, user, journey_id)
+    until = getattr(body, "until", None)
+    await run_in_threadpool(partial(plausible.check_paths, settings, journey_id, {"on": getattr(body, "on", None),
+                                                                                 "until": until},
+                                    only_first_day=frozenset({"on"})))  # a future date is R19's refusal
+    if until is not None:  # a right is granted for ten years at most: beyond, it is without limit
+        plausible.refuse([{"field": "until", "message": message}
+                          for message in [plausibility.rqth_until(until, date.today())] if message])
     fields = body.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
     key = f"rights:{journey_id}:{digest[:24]}"

@@ -51,6 +51,7 @@ from eaflow.store.convention import (
 from eaflow.store.models import AuditEvent, User
 from eaflow.workflows.journey import JourneyWorkflow
 from eaflow.workflows.types import SignatureIn
+from eaflow.workflows import plausibility
 
 MAX_SCAN_BYTES = 10 * 1024 * 1024  # 10 MiB: a few scanned pages
 MAX_FIELD_BYTES = 8 * 1024  # a text field (the reason: 2,000 characters)
@@ -119,10 +120,12 @@ def parse_fields(fields: dict[str, str]) -> tuple[dict[str, Any], list[dict[str,
         error("signer_name", "Indiquez les nom et prénom de la personne qui a signé.")
     elif len(value["signer_name"]) > MAX_NAME:
         error("signer_name", f"Le nom du signataire dépasse {MAX_NAME} caractères.")
+    elif message := plausibility.name(value["signer_name"]):
+        error("signer_name", message)
     try:
         value["signed_on"] = date.fromisoformat(fields.get("signed_on", "").strip())
-        if value["signed_on"] > paris_today():
-            error("signed_on", "La date de signature ne peut pas être dans le futur.")
+        if message := plausibility.past_event(value["signed_on"], None, paris_today(), "La date de signature"):
+            error("signed_on", message)
     except ValueError:
         error("signed_on", "Indiquez la date de signature portée sur le document (AAAA-MM-JJ).")
     value["decision"] = fields.get("decision", "").strip() or "signed"
@@ -133,6 +136,8 @@ def parse_fields(fields: dict[str, str]) -> tuple[dict[str, Any], list[dict[str,
         error("reason", "Indiquez le motif du refus : il sera transmis au conseiller avec la convention.")
     elif value["reason"] and len(value["reason"]) > MAX_REASON:
         error("reason", f"Le motif dépasse {MAX_REASON} caractères.")
+    elif value["reason"] and (message := plausibility.free_text(value["reason"])):
+        error("reason", message)
     return value, errors
 
 

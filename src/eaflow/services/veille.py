@@ -19,6 +19,7 @@ from sqlmodel import select
 from temporalio.client import Client
 
 from eaflow.policy import load_policy
+from eaflow.services import plausible
 from eaflow.services.access import visible_journey
 from eaflow.services.db import db_scope
 from eaflow.services.refusals import Refusal
@@ -120,6 +121,8 @@ async def start_veille(settings: Settings, client: Client, user: User, journey_i
         max_duration=load_policy(settings.policy_file).veille.max_duration, veille_since=since)
     if errors:
         raise Refusal(422, "La mise en veille ne respecte pas le cahier des charges (R14).", rule="R14", errors=errors)
+    await run_in_threadpool(plausible.check_paths, settings, journey_id, {  # an agreement before the journey began
+        "agreement.on": body.agreement.on if body.agreement else None, "until": body.until})
     request = VeilleRequest(requested_by=body.requested_by, agreement_on=body.agreement.on,
                             agreement_how=body.agreement.how, until=body.until,
                             reactivation_conditions=body.reactivation_conditions, actor_id=user.id)
