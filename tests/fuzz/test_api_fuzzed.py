@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import date
 import time
 import traceback
 from unittest import mock
@@ -23,7 +24,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
-from sqlmodel import select
+from sqlmodel import func, select
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -34,8 +35,11 @@ from schemathesis.specs.openapi.checks import (
 from eaflow import accounts
 from eaflow.app import create_app
 from eaflow.services import sessions
+from eaflow.services.plausible import records_out_of_bounds
 from eaflow.store.db import session_scope
-from eaflow.store.models import User
+from eaflow.store.accompaniment import Contact, EmploymentEpisode
+from eaflow.store.convention import Signature
+from eaflow.store.models import Journey, Operator, Person, User
 from eaflow.worker import build_worker
 from tests.api.conftest import Api
 from tests.api.test_contacts import contact
@@ -52,6 +56,8 @@ ONLY = os.environ.get("EAFLOW_FUZZ_ONLY", "")  # a part of the operations' label
 ADMIN, VICTIM = "admin@test.fr", "victime@test.fr"
 ROLES = {"counsellor": C1, "manager": MANAGER, "admin": ADMIN, "prescriber": PRESCRIBER}
 PROBLEM = "application/problem+json"
+# The tables only requests write: a refused request must leave their counts as they were.
+RECORDS = (Journey, Person, Contact, EmploymentEpisode, Signature, User, Operator)
 # Operations that end the very session they are called with: each gets a token of its own.
 ENDS_ITS_SESSION = {"POST /api/v1/auth/logout"}
 
@@ -74,8 +80,18 @@ def problem_json_on_every_4xx(ctx, response, case):
     return True
 
 
+def a_422_names_its_field(ctx, response, case):
+    """Issue 18: a refused write names the field (or the domain rule) it was refused for."""
+    if response.status_code != 422 or not case.path.startswith("/api/"):
+        return None
+    body = response.json()
+    fields = [error.get("field") for error in body.get("errors") or []]
+    assert body.get("rule") or (fields and all(fields)), f"a 422 that names no field nor rule: {body}"
+    return True
+
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          problem_json_on_every_4xx]
+          problem_json_on_every_4xx, a_422_names_its_field]
 
 
 def httpx_kwargs(case, token: str | None) -> dict:
@@ -155,6 +171,12 @@ class Driver:
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
         return response
 
+    def records(self) -> dict[str, int]:
+        """How many rows the tables that only requests write hold (the workflows running beside write
+        tasks and the audit trail, not these)."""
+        with session_scope(self.settings.db_url) as session:
+            return {model.__name__: session.exec(select(func.count()).select_from(model)).one() for model in RECORDS}
+
     def fresh_token(self, role: str) -> str:
         """A token of its own for a case that revokes it (issued as sign-in issues them)."""
         with session_scope(self.settings.db_url) as session:
@@ -181,7 +203,12 @@ def fuzz_operation(operation, driver: Driver, known: dict[str, list[str]], token
         role = data.draw(roles, label="role")
         token = driver.fresh_token(role) if ends_session and role else tokens.get(role)
         driver.signed_in_as = role and ROLES[role] or "nobody"  # the last case run is the one reported
-        case.validate_response(driver.send(httpx_kwargs(case, token)), checks=CHECKS)
+        writes = case.method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+        before = driver.records() if writes else None
+        response = driver.send(httpx_kwargs(case, token))
+        case.validate_response(response, checks=CHECKS)
+        if writes and 400 <= response.status_code < 500:  # issue 18: a refusal writes nothing
+            assert driver.records() == before, f"a {response.status_code} changed the records: {response.text[:300]}"
 
     one_case()
 
@@ -207,5 +234,9 @@ async def test_every_operation_answers_within_its_schema_for_every_role(app_unde
     failures, operations, elapsed, statuses = await asyncio.to_thread(fuzz_all, app, api, known, tokens, loop, settings)
     print(f"schemathesis: {operations} operations, {sum(statuses.values())} requests in {elapsed:.0f} s, seed {SEED}, "
           f"statuses {statuses}")
+    # Issue 18: whatever was accepted is plausible (the bounds of `eaflow data check` hold on every record).
+    with session_scope(settings.db_url) as session:
+        stored = [record.line() for record in records_out_of_bounds(session, None, date.today())]
+    failures += [f"accepted and stored out of bounds: {line}" for line in stored]
     assert not failures, (f"{len(failures)} operations failed (seed {SEED}: replay with EAFLOW_FUZZ_SEED={SEED}):\n\n"
                           + "\n\n".join(failures))
