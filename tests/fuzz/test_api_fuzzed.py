@@ -2,7 +2,9 @@
 document, valid ones and invalid ones, for every operation, signed in as each role, with path ids that
 sometimes exist; the app answers on a real SQLite file with a real worker and Temporal dev server.
 It fails on any 5xx, any undocumented status, any 4xx that is not problem+json, any response that does
-not match its schema.
+not match its schema; and, as issue 18's property of every write endpoint, on a 422 that names neither a
+field nor a rule, on a refused write that changed the records, and on any record stored out of the
+bounds of what can be true (`eaflow data check`'s, after the run).
 
 The run is bounded by its count of cases (EXAMPLES per operation: about two minutes on a 2-core
 machine, printed at the end), not by a clock, so that it replays whatever the machine's load:
