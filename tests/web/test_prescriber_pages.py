@@ -93,3 +93,21 @@ async def test_r3_the_form_sent_twice_starts_one_journey(pages, settings, platfo
     assert first.status_code == again.status_code == 303
     assert first.headers["location"].split("?")[0] == again.headers["location"].split("?")[0]
     assert journeys(settings) == 1
+
+
+async def test_what_cannot_be_true_is_refused_beside_its_field_on_the_page(pages, settings, platform):
+    """Issue 18 on the pages: the same bounds as the API, each message beside its field, the values kept."""
+    await pages.sign_in(PRESCRIBER)
+    refused = await pages.submit(PRESCRIBER, "/prescriptions/nouvelle",
+                                 form(**{"person.birth_date": "0096-05-17", "rights.rqth_until": "9999-12-31",
+                                         "person.last_name": "Moreau\u200f"}),
+                                 page="/prescriptions/nouvelle")
+    assert refused.status_code == 422, text(refused)
+    assert "invisible" in text(refused)  # the name is refused first, by the form's model
+    fixed = await pages.submit(PRESCRIBER, "/prescriptions/nouvelle",
+                               form(**{"person.birth_date": "0096-05-17", "rights.rqth_until": "9999-12-31"}),
+                               page="/prescriptions/nouvelle")
+    assert fixed.status_code == 422, text(fixed)
+    shown = text(fixed)
+    assert "Le formulaire contient 2 erreurs" in shown and "120 ans" in shown and "sans limitation de durée" in shown
+    assert 'value="Moreau"' in shown and journeys(settings) == 0

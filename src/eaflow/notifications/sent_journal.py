@@ -25,6 +25,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
+from eaflow.embedded import pid_alive
+
 log = logging.getLogger("eaflow.outbox")
 PREFIX = "mail-sent-"
 SUFFIX = ".log"
@@ -88,22 +90,12 @@ class SentJournal:
                 self._fd = None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def orphaned(directory: Path) -> list[Path]:
     """The journals of this host's processes that are gone (not this one's)."""
     found = []
     for path in directory.glob(f"{PREFIX}{_host()}-*{SUFFIX}"):
         pid_text = path.name[len(f"{PREFIX}{_host()}-"):-len(SUFFIX)]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
             found.append(path)
     return found
 

@@ -6,7 +6,6 @@ a link counts against the abuse limits of the public links first (services/limit
 429 page with Retry-After, the same whether the link exists or not."""
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Annotated
 
@@ -22,8 +21,8 @@ from eaflow.services.password_links import PATH
 from eaflow.services.public import public
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
-from eaflow.web.routing import CSRF_REFUSED, MAX_BODY, TOO_BIG, error_page
-from eaflow.web.session import ANONYMOUS_CSRF_COOKIE, CSRF_FIELD
+from eaflow.web.routing import anonymous_post_refused, error_page
+from eaflow.web.session import ANONYMOUS_CSRF_COOKIE
 
 COOKIE_PATH = PATH + "/"
 DONE_PATH = PATH + "/enregistre"
@@ -45,14 +44,8 @@ class PublicFormRoute(APIRoute):
                                                    request.path_params["token"])
                     if wait is not None:
                         return error_page(request, limits.too_many_requests(wait))
-                if request.method == "POST":
-                    declared = request.headers.get("content-length", "")
-                    if not declared.isdigit() or int(declared) > MAX_BODY:
-                        return error_page(request, Refusal(413 if declared.isdigit() else 411, TOO_BIG))
-                    form = await request.form()
-                    expected, submitted = request.cookies.get(ANONYMOUS_CSRF_COOKIE), form.get(CSRF_FIELD)
-                    if not (expected and isinstance(submitted, str) and hmac.compare_digest(expected, submitted)):
-                        return error_page(request, Refusal(403, CSRF_REFUSED))
+                if request.method == "POST" and (refused := await anonymous_post_refused(request)) is not None:
+                    return refused
                 return await handler(request)
             except Refusal as refusal:
                 return error_page(request, refusal)

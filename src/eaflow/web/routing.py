@@ -3,6 +3,7 @@ as the API would give), a page without session sends the visitor to /connexion a
 runs without its form's CSRF token (403, nothing written)."""
 from __future__ import annotations
 
+import hmac
 import logging
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from fastapi.routing import APIRoute
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
 from eaflow.web.session import (
+    ANONYMOUS_CSRF_COOKIE,
     CSRF_FIELD,
     SIGN_IN_PATH,
     SignInRequired,
@@ -59,6 +61,20 @@ def local_path(target: str) -> str:
     if "://" in target:
         target = "/" + target.split("://", 1)[1].partition("/")[2]
     return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+async def anonymous_post_refused(request: Request) -> Response | None:
+    """The checks of a POST by someone not signed in yet (a password link, the steps of the sign-in):
+    a body no larger than a page's, refused before it is read, and the anonymous CSRF cookie repeated
+    in the form (403, nothing written). The refusal's page, or None when the request may go on."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        return error_page(request, Refusal(413 if declared.isdigit() else 411, TOO_BIG))
+    form = await request.form()  # cached: the handler reads the same form
+    expected, submitted = request.cookies.get(ANONYMOUS_CSRF_COOKIE), form.get(CSRF_FIELD)
+    if not (expected and isinstance(submitted, str) and hmac.compare_digest(expected, submitted)):
+        return error_page(request, Refusal(403, CSRF_REFUSED))
+    return None
 
 
 class PageRoute(APIRoute):

@@ -14,7 +14,6 @@ does not require it (both against a current code).
 """
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 from urllib.parse import quote
 
@@ -27,10 +26,8 @@ from eaflow.services import second_factor
 from eaflow.services.public import public
 from eaflow.services.refusals import Refusal
 from eaflow.web.rendering import render_page
-from eaflow.web.routing import CSRF_REFUSED, MAX_BODY, TOO_BIG, PageRoute, error_page, local_path
+from eaflow.web.routing import PageRoute, anonymous_post_refused, error_page, local_path
 from eaflow.web.session import (
-    ANONYMOUS_CSRF_COOKIE,
-    CSRF_FIELD,
     SIGN_IN_PATH,
     Visitor,
     anonymous_csrf,
@@ -61,14 +58,8 @@ class PendingStepRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                if request.method == "POST":
-                    declared = request.headers.get("content-length", "")
-                    if not declared.isdigit() or int(declared) > MAX_BODY:
-                        return error_page(request, Refusal(413 if declared.isdigit() else 411, TOO_BIG))
-                    form = await request.form()
-                    expected, submitted = request.cookies.get(ANONYMOUS_CSRF_COOKIE), form.get(CSRF_FIELD)
-                    if not (expected and isinstance(submitted, str) and hmac.compare_digest(expected, submitted)):
-                        return error_page(request, Refusal(403, CSRF_REFUSED))
+                if request.method == "POST" and (refused := await anonymous_post_refused(request)) is not None:
+                    return refused
                 return await handler(request)
             except Refusal as refusal:
                 return error_page(request, refusal)
